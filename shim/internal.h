@@ -1,0 +1,184 @@
+/* internal.h — prototypes shared inside libmetashim.so, grouped under the file
+ * that defines them (mimalloc style). Prefix ms_ for these, metashim_ for the
+ * public API (metashim.h), static for everything else. Only the interposed CUDA
+ * entry points, dlsym and metashim_* are exported (shim/metashim.map). */
+#ifndef METASHIM_INTERNAL_H
+#define METASHIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "metashim.h"
+#include "trace_format.h"
+
+#define MS_HIDDEN __attribute__((visibility("hidden")))
+#define MS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ------------------------------------------------------------------ "config.c" */
+enum ms_mode { MS_MODE_TRACE, MS_MODE_META, MS_MODE_LAYERWISE };
+
+/* Every METASHIM_* option, read once at start-up (ms_config_load) and read-only after. */
+struct ms_config {
+	enum ms_mode mode;          /* METASHIM_MODE: trace (default), meta, layerwise */
+	bool disabled;              /* METASHIM_DISABLE=1: load but record nothing */
+	char out[4096];             /* METASHIM_OUT: trace path pattern (%p pid, %r rank) */
+	char checkpoint[4096];      /* METASHIM_CHECKPOINT: safetensors file or directory */
+	char manifest[4096];        /* METASHIM_MANIFEST: JSON written by `metashim manifest` */
+	int layer_depth;            /* METASHIM_LAYER_DEPTH: name components kept; 0 = up to last dot */
+	char layer_pattern[256];    /* METASHIM_LAYER_PATTERN: regex whose first match is the layer */
+	char skip[2048];            /* METASHIM_SKIP_TENSORS: comma-separated substrings */
+	bool progress;              /* METASHIM_PROGRESS=1: live progress line on stderr */
+	int backtrace;              /* METASHIM_BACKTRACE: frames per event, 0 = off (default 16) */
+	uint64_t defer_min;         /* METASHIM_DEFER_MIN: allocations below stay real (bytes) */
+	uint64_t staging_max;       /* METASHIM_STAGING_MAX: host bytes staged for replay */
+	uint64_t scratch_bytes;     /* METASHIM_SCRATCH: size of the shared scratch allocation */
+	uint64_t buffer_bytes;      /* METASHIM_BUFFER: trace buffer size */
+	bool quiet;                 /* METASHIM_QUIET=1: no metashim: lines on stderr */
+};
+
+/* The configuration in force; valid after the constructor ran. */
+MS_HIDDEN extern struct ms_config ms_cfg;
+
+/* Fill cfg from envp (NULL-terminated "KEY=VALUE" strings) with defaults for what is
+ * absent. On a bad value: 0 is still returned for the other options, the bad one
+ * keeps its default, and a message naming the variable, the value and what was
+ * expected is written into err (errcap bytes); returns the number of bad options. */
+MS_HIDDEN int ms_config_load(struct ms_config *cfg, char *const *envp, char *err, size_t errcap);
+MS_HIDDEN const char *ms_mode_name(enum ms_mode mode);
+/* Parse a size such as "64M", "2GiB", "4096"; 0 on success, -EINVAL otherwise. */
+MS_HIDDEN int ms_parse_size(const char *s, uint64_t *out);
+
+/* -------------------------------------------------------------------- "init.c" */
+/* True once the constructor finished and recording is on (not disabled, trace open). */
+MS_HIDDEN bool ms_ready(void);
+/* Per-thread recursion guard: ms_enter returns true for the outermost intercepted
+ * call on this thread (which records), false inside another hook (pass through).
+ * Every true ms_enter is paired with one ms_leave. */
+MS_HIDDEN bool ms_enter(void);
+MS_HIDDEN void ms_leave(void);
+/* One "metashim: ..." line on stderr (unless quiet) and a warn record in the trace. */
+MS_HIDDEN void ms_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ------------------------------------------------------------------- "trace.c" */
+/* One trace record being built on the caller's stack: no allocation, no lock. */
+struct ms_line {
+	size_t len;
+	char buf[MS_TRACE_MAX_LINE];
+};
+MS_HIDDEN int ms_trace_open(const struct ms_config *cfg);
+MS_HIDDEN void ms_trace_close(void);          /* writes footer, flushes, closes */
+MS_HIDDEN void ms_trace_flush(void);
+/* In a forked child: drop the parent's unwritten buffer and open the child's own file. */
+MS_HIDDEN void ms_trace_after_fork_child(void);
+MS_HIDDEN uint64_t ms_now_ns(void);           /* ns since trace start (monotonic) */
+MS_HIDDEN uint64_t ms_next_seq(void);         /* event sequence number, from 1 */
+MS_HIDDEN void ms_line_begin(struct ms_line *l, const char *type);
+MS_HIDDEN void ms_line_u64(struct ms_line *l, const char *key, uint64_t v);
+MS_HIDDEN void ms_line_i64(struct ms_line *l, const char *key, int64_t v);
+MS_HIDDEN void ms_line_hex(struct ms_line *l, const char *key, uint64_t v);
+MS_HIDDEN void ms_line_str(struct ms_line *l, const char *key, const char *s); /* encodes */
+/* Append the line and '\n' to the trace atomically (whole lines only). */
+MS_HIDDEN void ms_line_emit(struct ms_line *l);
+
+/* -------------------------------------------------------------------- "real.c" */
+/* The real driver, reached lazily (dlopen "libcuda.so.1", RTLD_NOLOAD first): the
+ * entry points the shim itself calls. NULL members when absent. */
+struct ms_driver {
+	void *handle;
+	int (*cuPointerGetAttribute)(void *data, int attr, uint64_t ptr);
+	int (*cuMemGetAllocationGranularity)(size_t *gran, const void *prop, int option);
+	int (*cuMemAddressReserve)(uint64_t *ptr, size_t size, size_t align, uint64_t addr, unsigned long long flags);
+	int (*cuMemAddressFree)(uint64_t ptr, size_t size);
+	int (*cuMemCreate)(uint64_t *handle, size_t size, const void *prop, unsigned long long flags);
+	int (*cuMemRelease)(uint64_t handle);
+	int (*cuMemMap)(uint64_t ptr, size_t size, size_t offset, uint64_t handle, unsigned long long flags);
+	int (*cuMemUnmap)(uint64_t ptr, size_t size);
+	int (*cuMemSetAccess)(uint64_t ptr, size_t size, const void *desc, size_t count);
+	int (*cuMemcpyHtoD)(uint64_t dst, const void *src, size_t bytes);
+	int (*cuMemcpyDtoH)(void *dst, uint64_t src, size_t bytes);
+	int (*cuMemcpyDtoD)(uint64_t dst, uint64_t src, size_t bytes);
+	int (*cuMemsetD8)(uint64_t dst, unsigned char v, size_t n);
+	int (*cuCtxSynchronize)(void);
+	int (*cuCtxGetDevice)(int *dev);
+};
+/* NULL when no driver can be loaded. */
+MS_HIDDEN const struct ms_driver *ms_driver(void);
+/* dlsym without the shim's own override. */
+MS_HIDDEN void *ms_real_dlsym(void *handle, const char *name);
+/* True when addr is device memory (our allocation table, then cuPointerGetAttribute). */
+MS_HIDDEN bool ms_is_device_ptr(uint64_t addr);
+
+/* ------------------------------------------------------------------ "record.c" */
+/* The hooks describe each call in one of these and hand it to the core before and
+ * after calling the real function. Hot path: no allocation, no lock but the trace's. */
+struct ms_copy {
+	const char *api;          /* entry point name as the program called it */
+	uint64_t dst, src;        /* addresses as passed */
+	uint64_t width;           /* bytes per row; the whole copy when rows == 1 */
+	uint64_t rows;            /* 1 for linear copies */
+	uint64_t dpitch, spitch;  /* row pitches of 2D copies (width when rows == 1) */
+	enum ms_dir dir;
+	uint64_t stream;
+	uint64_t seq, t0;         /* set by ms_copy_begin */
+	uint32_t stack;           /* stack trie id, 0 when none */
+	bool deferred;            /* set by the core: the copy was taken, do not call real */
+	int rc;                   /* the result to return when deferred */
+};
+struct ms_alloc {
+	const char *api;
+	uint64_t ptr;             /* result (alloc) or argument (free) */
+	uint64_t bytes;
+	uint64_t stream;
+	uint64_t seq, t0;
+	uint32_t stack;
+	bool deferred;            /* the core satisfied the call (deferred modes) */
+	int rc;
+};
+struct ms_memset {
+	const char *api;
+	uint64_t dst, bytes, value, stream;
+	uint64_t width, rows, pitch; /* 2D memsets; rows == 1 otherwise */
+	uint64_t seq, t0;
+	uint32_t stack;
+	bool deferred;
+	int rc;
+};
+MS_HIDDEN void ms_copy_begin(struct ms_copy *c);
+MS_HIDDEN void ms_copy_end(struct ms_copy *c, int rc);
+MS_HIDDEN void ms_alloc_begin(struct ms_alloc *a);
+MS_HIDDEN void ms_alloc_end(struct ms_alloc *a, int rc);
+MS_HIDDEN void ms_free_begin(struct ms_alloc *a);
+MS_HIDDEN void ms_free_end(struct ms_alloc *a, int rc);
+MS_HIDDEN void ms_memset_begin(struct ms_memset *m);
+MS_HIDDEN void ms_memset_end(struct ms_memset *m, int rc);
+
+/* ----------------------------------------------------------------- "counter.c" */
+/* Attribute a finished, successful copy to descriptors and count it: writes bind,
+ * attr, unattr, problem and complete records. Hot path. */
+MS_HIDDEN void ms_count_copy(const struct ms_copy *c);
+/* Write `final` records for every tensor (at exit). */
+MS_HIDDEN void ms_count_write_final(void);
+
+/* ---------------------------------------------------------------- "registry.c" */
+/* Load descriptors from ms_cfg (checkpoint, manifest); failures are reported with
+ * ms_warn and leave the registry empty. Writes layer and tensor records. */
+MS_HIDDEN void ms_registry_load(const struct ms_config *cfg);
+
+/* ---------------------------------------------------------------- "hostmap.c" */
+/* Where a host address lies in a file mapping. */
+struct ms_fileref {
+	uint64_t dev, ino;        /* identity of the file */
+	uint64_t offset;          /* file offset of the address */
+	uint64_t avail;           /* bytes of the mapping from the address on */
+};
+/* 0 and *out filled when addr lies in a file mapping; -ENOENT otherwise. */
+MS_HIDDEN int ms_hostmap_lookup(uint64_t addr, struct ms_fileref *out);
+
+/* ------------------------------------------------------------------ "unwind.c" */
+/* The current call stack as a trie id (0 when backtraces are off). */
+MS_HIDDEN uint32_t ms_stack_id(void);
+
+#endif /* METASHIM_INTERNAL_H */
