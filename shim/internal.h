@@ -181,4 +181,39 @@ MS_HIDDEN int ms_hostmap_lookup(uint64_t addr, struct ms_fileref *out);
 /* The current call stack as a trie id (0 when backtraces are off). */
 MS_HIDDEN uint32_t ms_stack_id(void);
 
+
+/* ------------------------------------------- "dtype.c", "safetensors.c", "manifest.c" */
+#define MS_MAX_DIMS 8
+/* One tensor as a checkpoint or manifest describes it (not yet registered). */
+struct ms_tensor_desc {
+	char *name;               /* full tensor name, malloc'd */
+	char *layer;              /* layer name when the source gives one, else NULL */
+	char dtype[16];           /* safetensors dtype name ("BF16") */
+	uint32_t ebits;           /* bits per element (4 for F4, 8 for F8_E4M3, ...) */
+	int ndim;
+	int64_t shape[MS_MAX_DIMS];
+	int64_t stride[MS_MAX_DIMS]; /* in elements; contiguous when the source has none */
+	uint64_t elems;           /* product of shape (1 for a scalar) */
+	char *file;               /* checkpoint file path, NULL when none */
+	uint64_t file_dev, file_ino; /* identity of that file (stat), 0 when none */
+	uint64_t foff, flen;      /* absolute byte range of the data in the file */
+	uint64_t dev_ptr;         /* device address when known (manifest), else 0 */
+};
+struct ms_desc_set {
+	struct ms_tensor_desc *v;
+	size_t n, cap;
+	char *metadata_json;      /* the __metadata__ object(s) as JSON text, or NULL */
+};
+/* safetensors/torch dtype name -> bits per element, 0 when unknown. */
+MS_HIDDEN uint32_t ms_dtype_bits(const char *name);
+/* Canonical safetensors name for a safetensors or torch dtype name, NULL when unknown. */
+MS_HIDDEN const char *ms_dtype_canonical(const char *name);
+/* Read a .safetensors file, a sharded checkpoint's index JSON, or a directory
+ * holding either. On error returns a negative errno and writes into err one line
+ * naming the file, the byte offset or JSON path, and what was expected. */
+MS_HIDDEN int ms_safetensors_load(const char *path, struct ms_desc_set *out, char *err, size_t errcap);
+MS_HIDDEN int ms_manifest_load(const char *path, struct ms_desc_set *out, char *err, size_t errcap);
+MS_HIDDEN int ms_manifest_write(int fd, const struct ms_desc_set *set);
+MS_HIDDEN void ms_desc_set_free(struct ms_desc_set *set);
+
 #endif /* METASHIM_INTERNAL_H */
