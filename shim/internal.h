@@ -68,6 +68,9 @@ struct ms_line {
 	size_t len;
 	char buf[MS_TRACE_MAX_LINE];
 };
+/* (Re)configure the writer from cfg (out pattern, buffer size, quiet, mode) and
+ * restart the clock and sequence; the file itself is created lazily by the first
+ * ms_line_emit. Tests may call it again with another cfg->out to capture records. */
 MS_HIDDEN int ms_trace_open(const struct ms_config *cfg);
 MS_HIDDEN void ms_trace_close(void);          /* writes footer, flushes, closes */
 MS_HIDDEN void ms_trace_flush(void);
@@ -82,6 +85,21 @@ MS_HIDDEN void ms_line_hex(struct ms_line *l, const char *key, uint64_t v);
 MS_HIDDEN void ms_line_str(struct ms_line *l, const char *key, const char *s); /* encodes */
 /* Append the line and '\n' to the trace atomically (whole lines only). */
 MS_HIDDEN void ms_line_emit(struct ms_line *l);
+/* Like ms_line_emit, but the record alone does not create the trace file: it waits
+ * in the buffer for the first ms_line_emit (and is dropped if none comes). For
+ * warnings, so that a process that never touches CUDA writes no file. */
+MS_HIDDEN void ms_line_emit_pending(struct ms_line *l);
+/* True while this process's trace file is open (some record was emitted). */
+MS_HIDDEN bool ms_trace_active(void);
+/* The file being written ("" before the first record). */
+MS_HIDDEN const char *ms_trace_path(void);
+/* pthread_atfork handlers (installed by init.c): prepare flushes and holds the
+ * trace lock, parent releases it; the child's handler is ms_trace_after_fork_child. */
+MS_HIDDEN void ms_trace_fork_prepare(void);
+MS_HIDDEN void ms_trace_fork_parent(void);
+/* One "metashim: ..." line on stderr unless quiet; no trace record, no allocation
+ * (safe where ms_warn is not: inside the trace writer, before the config exists). */
+MS_HIDDEN void ms_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* -------------------------------------------------------------------- "real.c" */
 /* The real driver, reached lazily (dlopen "libcuda.so.1", RTLD_NOLOAD first): the
@@ -178,16 +196,61 @@ struct ms_fileref {
 MS_HIDDEN int ms_hostmap_lookup(uint64_t addr, struct ms_fileref *out);
 
 /* ------------------------------------------------------------------ "unwind.c" */
-/* The current call stack as a trie id (0 when backtraces are off). */
+/* Backtraces: the caller's stack deduplicated into a trie of (parent, pc) nodes. */
+#define MS_UNWIND_MAX_DEPTH 256   /* the most frames METASHIM_BACKTRACE may ask for */
+/* The current call stack as a trie id (0 when backtraces are off or the trie is
+ * full). The innermost frame is the caller of the shim's hook (frames inside
+ * libmetashim.so are skipped). New nodes are written as `stack` records before
+ * this returns (module records first), so ids are defined before an event uses
+ * them. Any thread, concurrently; also in a fork child (which writes its nodes
+ * again, into its own trace). Hot path: no allocation, no lock while unwinding. */
 MS_HIDDEN uint32_t ms_stack_id(void);
+/* Up to depth return addresses, innermost first: pcs[0] lies in the function that
+ * called ms_unwind_capture (no shim frames are skipped). Returns the count. */
+MS_HIDDEN int ms_unwind_capture(uint64_t *pcs, int depth);
+/* Intern a stack given innermost first; the leaf id, 0 when n == 0 or trie full. */
+MS_HIDDEN uint32_t ms_stack_intern(const uint64_t *pcs, int n);
+/* Forget every node and written module: ids restart at 1 (tests; with no other
+ * thread capturing). */
+MS_HIDDEN void ms_unwind_reset(void);
+/* Where new trie nodes, module records and warnings go: the trace by default;
+ * tests install their own (NULL restores the trace). Set before capturing. */
+struct ms_unwind_sink {
+	void (*stack)(void *ctx, uint32_t id, uint32_t parent, uint64_t pc);
+	void (*module)(void *ctx, uint32_t id, uint64_t base, uint64_t end, const char *path,
+		       const char *buildid);
+	void (*warn)(void *ctx, const char *msg);
+	void *ctx;
+};
+MS_HIDDEN void ms_unwind_set_sink(const struct ms_unwind_sink *sink);
+MS_HIDDEN const struct ms_unwind_sink *ms_unwind_sink(void);
+
+/* ----------------------------------------------------------------- "modules.c" */
+/* Write a `module` record (id base end path buildid) for every loaded ELF object
+ * not yet written. Cheap when nothing was loaded or unloaded since the last call
+ * (glibc's dl_iterate_phdr adds/subs counters). base is the load bias plus the
+ * lowest PT_LOAD p_vaddr, end the highest PT_LOAD end: the symbolizer subtracts the
+ * file's lowest p_vaddr from base to get the bias back. */
+MS_HIDDEN void ms_modules_sync(void);
+/* [lo, hi) of the executable code of the object holding the shim, when that is a
+ * shared object apart from the main program; lo == hi == 0 otherwise. */
+MS_HIDDEN void ms_modules_self_range(uint64_t *lo, uint64_t *hi);
+/* Forget what was written (fork child, tests): the next sync writes every module. */
+MS_HIDDEN void ms_modules_reset(void);
 
 
 /* ------------------------------------------- "dtype.c", "safetensors.c", "manifest.c" */
+/* Descriptors as read from a checkpoint or a manifest, before the registry takes them.
+ * These three files depend on nothing else in the shim (they are linked into the
+ * analysis tool too), allocate freely (start-up only) and report errors as one line
+ * in a caller's buffer: file, byte offset or JSON path, what was expected. */
 #define MS_MAX_DIMS 8
+/* Largest safetensors header accepted, as safetensors itself bounds it (MAX_HEADER_SIZE). */
+#define MS_SAFETENSORS_MAX_HEADER 100000000ull
 /* One tensor as a checkpoint or manifest describes it (not yet registered). */
 struct ms_tensor_desc {
 	char *name;               /* full tensor name, malloc'd */
-	char *layer;              /* layer name when the source gives one, else NULL */
+	char *layer;              /* layer name when the source gives one (manifest), else NULL */
 	char dtype[16];           /* safetensors dtype name ("BF16") */
 	uint32_t ebits;           /* bits per element (4 for F4, 8 for F8_E4M3, ...) */
 	int ndim;
@@ -195,25 +258,53 @@ struct ms_tensor_desc {
 	int64_t stride[MS_MAX_DIMS]; /* in elements; contiguous when the source has none */
 	uint64_t elems;           /* product of shape (1 for a scalar) */
 	char *file;               /* checkpoint file path, NULL when none */
-	uint64_t file_dev, file_ino; /* identity of that file (stat), 0 when none */
+	uint64_t file_dev, file_ino; /* identity of that file (stat), 0 when none or not found */
 	uint64_t foff, flen;      /* absolute byte range of the data in the file */
 	uint64_t dev_ptr;         /* device address when known (manifest), else 0 */
 };
+/* Order: a checkpoint's files in name order (an index's shards sorted by name), each
+ * file's tensors by data offset; a manifest's tensors as the manifest lists them. */
 struct ms_desc_set {
 	struct ms_tensor_desc *v;
 	size_t n, cap;
-	char *metadata_json;      /* the __metadata__ object(s) as JSON text, or NULL */
+	/* JSON object text or NULL. From a checkpoint: {"<file>": <its __metadata__>, ...}
+	 * keyed by file name relative to the checkpoint (the index's own "metadata" under
+	 * the index's name), only files that have one. From a manifest: its "metadata". */
+	char *metadata_json;
+	char *source;             /* the path the set was loaded from, malloc'd, or NULL */
 };
 /* safetensors/torch dtype name -> bits per element, 0 when unknown. */
 MS_HIDDEN uint32_t ms_dtype_bits(const char *name);
-/* Canonical safetensors name for a safetensors or torch dtype name, NULL when unknown. */
+/* Canonical safetensors name for a safetensors or torch dtype name ("BF16",
+ * "bfloat16", "torch.bfloat16", "bf16"), NULL when unknown. */
 MS_HIDDEN const char *ms_dtype_canonical(const char *name);
-/* Read a .safetensors file, a sharded checkpoint's index JSON, or a directory
- * holding either. On error returns a negative errno and writes into err one line
- * naming the file, the byte offset or JSON path, and what was expected. */
+/* True for the exact spelling a safetensors header uses ("BF16", not "bf16"). */
+MS_HIDDEN bool ms_dtype_is_safetensors(const char *name);
+/* "BOOL, F4, ..." — every canonical name, for messages. */
+MS_HIDDEN const char *ms_dtype_names(void);
+/* Read a .safetensors file, a sharded checkpoint's index JSON (path ending in .json),
+ * or a directory holding an index (model.safetensors.index.json preferred, else the
+ * only *.safetensors.index.json) or else *.safetensors files (all, by name). out must
+ * be zeroed; on error it is left empty. On error returns a negative errno and writes
+ * into err one line naming the file, the byte offset or JSON path, and what was
+ * expected. */
 MS_HIDDEN int ms_safetensors_load(const char *path, struct ms_desc_set *out, char *err, size_t errcap);
+/* Read a manifest (shim/MANIFEST.md) into a zeroed out. Returns a negative errno on
+ * error (out left empty, err says file, JSON path, expectation); 0 when loaded; a
+ * positive count when loaded but that many tensors name a file that cannot be
+ * stat()ed here: they keep file, offset and length but file_dev/file_ino stay 0
+ * (no attribution by file), and err names the first one. */
 MS_HIDDEN int ms_manifest_load(const char *path, struct ms_desc_set *out, char *err, size_t errcap);
+/* Write set as a manifest to fd: layers in first-appearance order (a tensor's layer is
+ * desc->layer, else its name up to the last dot), one tensor per line, relative paths
+ * made absolute against the current directory. 0 or a negative errno. */
 MS_HIDDEN int ms_manifest_write(int fd, const struct ms_desc_set *set);
 MS_HIDDEN void ms_desc_set_free(struct ms_desc_set *set);
+/* A zeroed new slot at the end of set; NULL (errno ENOMEM) when out of memory. */
+MS_HIDDEN struct ms_tensor_desc *ms_desc_set_add(struct ms_desc_set *set);
+/* Fill d->stride contiguously from d->shape; -EOVERFLOW when a stride exceeds int64. */
+MS_HIDDEN int ms_desc_contiguous_stride(struct ms_tensor_desc *d);
+/* s as a JSON string literal for messages, cut to fit buf (ends "..." when cut). */
+MS_HIDDEN const char *ms_desc_quote(const char *s, char *buf, size_t cap);
 
 #endif /* METASHIM_INTERNAL_H */
