@@ -59,7 +59,7 @@ examples: $(SHIM_LIB) $(METASHIM_BIN) $(EX_BINS)
 
 # Until the fake CUDA's fragment exists there is no libcudart to link against:
 # build only what needs none, so a checkout in mid-change still builds.
-EX_HAVE_CUDART := $(if $(EX_CUDART_DEP),$(wildcard tests/fakecuda/fakecuda.mk),yes)
+EX_HAVE_CUDART := $(if $(EX_CUDART_DEP),$(wildcard tests/fakecuda/runtime_*.c),yes)
 ALL_TARGETS += $(if $(EX_HAVE_CUDART),$(EX_BINS) $(EX_TEST_PROGS),\
                  $(EX_BUILD)/gen_checkpoint $(EX_BUILD)/load_driver \
                  $(filter-out $(EX_PROGS_CUDART),$(EX_TEST_PROGS)))
