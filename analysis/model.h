@@ -384,7 +384,9 @@ void ms_ckpt_view_free(struct ms_ckpt_view *v);
 void ms_callsite_name(const struct ms_run *run, uint32_t stack, bool symbolize,
 		      char *buf, size_t cap);
 
-/* Exporters living in their own files (analysis/export_*.c). */
+/* Exporters living in their own files (analysis/export_*.c). Call-site names in
+ * exports are symbolized unless ms_export_symbolize is false (export --no-symbolize). */
+extern bool ms_export_symbolize;
 int ms_export_json(const struct ms_model *m, FILE *out);
 int ms_export_csv(const struct ms_model *m, FILE *out);
 int ms_export_perfetto(const struct ms_model *m, FILE *out);
