@@ -54,6 +54,7 @@ void ms_warn(const char *fmt, ...)
 static void after_fork_child(void)
 {
 	ms_trace_after_fork_child();
+	ms_record_after_fork_child();
 }
 
 __attribute__((constructor)) static void ms_init(void)

@@ -128,6 +128,18 @@ MS_HIDDEN const struct ms_driver *ms_driver(void);
 MS_HIDDEN void *ms_real_dlsym(void *handle, const char *name);
 /* True when addr is device memory (our allocation table, then cuPointerGetAttribute). */
 MS_HIDDEN bool ms_is_device_ptr(uint64_t addr);
+/* Resolve the real dlsym (and the shim's own address range) now; idempotent. */
+MS_HIDDEN void ms_real_dlsym_init(void);
+/* The real dlsym, for hooks_dlsym.c's tail jump (set by ms_real_dlsym_init). */
+MS_HIDDEN extern void *ms_dlsym_next;
+/* True when p lies inside libmetashim.so itself (one of its wrappers, say). */
+MS_HIDDEN bool ms_in_shim(const void *p);
+/* RTLD_NEXT by hand: the first definition of name in an object loaded after the
+ * object whose base is `after` (0: any object), never the shim's; also searches
+ * objects loaded RTLD_LOCAL. Cold path (allocates). */
+MS_HIDDEN void *ms_lookup_after(uintptr_t after, const char *name);
+/* (The entry-point table, the real slots and the wrapper routing are declared in
+ * entry_points.h.) */
 
 /* ------------------------------------------------------------------ "record.c" */
 /* The hooks describe each call in one of these and hand it to the core before and
@@ -147,11 +159,13 @@ struct ms_copy {
 };
 struct ms_alloc {
 	const char *api;
-	uint64_t ptr;             /* result (alloc) or argument (free) */
-	uint64_t bytes;
+	uint64_t ptr;             /* result (alloc) or argument (free); the handle for handle */
+	uint64_t bytes;           /* 0 on a free when the call does not say */
 	uint64_t stream;
 	uint64_t seq, t0;
 	uint32_t stack;
+	bool handle;              /* cuMemCreate/cuMemRelease: ptr is a physical handle */
+	bool map;                 /* cuMemMap/cuMemUnmap: addresses of memory counted at create */
 	bool deferred;            /* the core satisfied the call (deferred modes) */
 	int rc;
 };
@@ -172,6 +186,10 @@ MS_HIDDEN void ms_free_begin(struct ms_alloc *a);
 MS_HIDDEN void ms_free_end(struct ms_alloc *a, int rc);
 MS_HIDDEN void ms_memset_begin(struct ms_memset *m);
 MS_HIDDEN void ms_memset_end(struct ms_memset *m, int rc);
+/* Direction of a copy from whether each end is device memory. */
+MS_HIDDEN enum ms_dir ms_dir_of(bool src_dev, bool dst_dev);
+/* fork child handler: thread ids are looked up afresh. */
+MS_HIDDEN void ms_record_after_fork_child(void);
 
 /* ----------------------------------------------------------------- "counter.c" */
 /* Attribute a finished, successful copy to descriptors and count it: writes bind,

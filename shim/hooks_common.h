@@ -1,0 +1,112 @@
+/* hooks_common.h — the shape every wrapper shares, as macros, so that a hook
+ * reads as what it decodes: resolve the real function, pass straight through when
+ * nested inside another hook (or the shim is off), otherwise describe the call,
+ * record around the real call and return its result unchanged. Included only by
+ * hooks_driver.c and hooks_runtime.c. */
+#ifndef METASHIM_HOOKS_COMMON_H
+#define METASHIM_HOOKS_COMMON_H
+
+#include "entry_points.h"
+#include "internal.h"
+
+#define MS_U64(x) ((uint64_t)(uintptr_t)(x))
+#define MS_EXPORT __attribute__((visibility("default")))
+
+/* RET sym PARAMS; FILL describes the call in `c` (a struct ms_copy). */
+#define MS_COPY_HOOK(RET, MISSING, sym, PARAMS, ARGS, FILL)             \
+	MS_EXPORT RET sym PARAMS                                        \
+	{                                                               \
+		__typeof__(&sym) real = MS_REAL(sym);                   \
+		struct ms_copy c = { .api = #sym, .rows = 1 };          \
+		RET rc;                                                 \
+		if (MS_UNLIKELY(!real))                                 \
+			return MISSING;                                 \
+		if (!ms_enter())                                        \
+			return real ARGS;                               \
+		FILL;                                                   \
+		ms_copy_begin(&c);                                      \
+		rc = c.deferred ? (RET)c.rc : real ARGS;                \
+		ms_copy_end(&c, (int)rc);                               \
+		ms_leave();                                             \
+		return rc;                                              \
+	}
+
+/* The same with a second step after the real call (AFTER sees rc). */
+#define MS_COPY_HOOK2(RET, MISSING, sym, PARAMS, ARGS, FILL, AFTER)     \
+	MS_EXPORT RET sym PARAMS                                        \
+	{                                                               \
+		__typeof__(&sym) real = MS_REAL(sym);                   \
+		struct ms_copy c = { .api = #sym, .rows = 1 };          \
+		RET rc;                                                 \
+		if (MS_UNLIKELY(!real))                                 \
+			return MISSING;                                 \
+		if (!ms_enter())                                        \
+			return real ARGS;                               \
+		FILL;                                                   \
+		ms_copy_begin(&c);                                      \
+		rc = c.deferred ? (RET)c.rc : real ARGS;                \
+		AFTER;                                                  \
+		ms_copy_end(&c, (int)rc);                               \
+		ms_leave();                                             \
+		return rc;                                              \
+	}
+
+/* Allocations and frees: FILL before the call, AFTER (seeing rc) before the
+ * record, e.g. to read the returned pointer. KIND is alloc or free. */
+#define MS_ALLOC_HOOK(KIND, RET, MISSING, sym, PARAMS, ARGS, FILL, AFTER) \
+	MS_EXPORT RET sym PARAMS                                          \
+	{                                                                 \
+		__typeof__(&sym) real = MS_REAL(sym);                     \
+		struct ms_alloc a = { .api = #sym };                      \
+		RET rc;                                                   \
+		if (MS_UNLIKELY(!real))                                   \
+			return MISSING;                                   \
+		if (!ms_enter())                                          \
+			return real ARGS;                                 \
+		FILL;                                                     \
+		ms_##KIND##_begin(&a);                                    \
+		rc = a.deferred ? (RET)a.rc : real ARGS;                  \
+		AFTER;                                                    \
+		ms_##KIND##_end(&a, (int)rc);                             \
+		ms_leave();                                               \
+		return rc;                                                \
+	}
+
+#define MS_MEMSET_HOOK(RET, MISSING, sym, PARAMS, ARGS, FILL)           \
+	MS_EXPORT RET sym PARAMS                                        \
+	{                                                               \
+		__typeof__(&sym) real = MS_REAL(sym);                   \
+		struct ms_memset m = { .api = #sym, .rows = 1 };        \
+		RET rc;                                                 \
+		if (MS_UNLIKELY(!real))                                 \
+			return MISSING;                                 \
+		if (!ms_enter())                                        \
+			return real ARGS;                               \
+		FILL;                                                   \
+		ms_memset_begin(&m);                                    \
+		rc = m.deferred ? (RET)m.rc : real ARGS;                \
+		ms_memset_end(&m, (int)rc);                             \
+		ms_leave();                                             \
+		return rc;                                              \
+	}
+
+/* A linear copy of n bytes. */
+static inline void ms_linear(struct ms_copy *c, enum ms_dir dir, uint64_t dst, uint64_t src, uint64_t n,
+			     uint64_t stream)
+{
+	c->dir = dir;
+	c->dst = dst;
+	c->src = src;
+	c->width = n;
+	c->rows = 1;
+	c->dpitch = c->spitch = n;
+	c->stream = stream;
+}
+
+/* Direction of a copy between addresses whose kind only the pointers tell. */
+static inline enum ms_dir ms_dir_probe(uint64_t dst, uint64_t src)
+{
+	return ms_dir_of(ms_is_device_ptr(src), ms_is_device_ptr(dst));
+}
+
+#endif /* METASHIM_HOOKS_COMMON_H */

@@ -1,0 +1,317 @@
+/* hooks_driver.c — the cu* interposers: allocations, frees, the copy family and
+ * memsets of the driver API, each ABI form (_v2, _ptds, _ptsz) its own exported
+ * wrapper with its own real slot. Programs reach them by linking, by dlsym, or
+ * through cuGetProcAddress (hooks_dlsym.c); the runtime reaches them the last way,
+ * and the recursion guard keeps a runtime call from being recorded twice. */
+#define __CUDA_API_VERSION_INTERNAL 1
+#include <cuda.h>
+
+#include "hooks_common.h"
+
+#define NF CUDA_ERROR_NOT_FOUND
+
+/* ---------------------------------------------------------------- allocation */
+#define ALLOC_RET(dptr) a.ptr = rc == CUDA_SUCCESS && (dptr) ? (uint64_t)*(dptr) : 0
+
+MS_ALLOC_HOOK(alloc, CUresult, NF, cuMemAlloc_v2, (CUdeviceptr * dptr, size_t bytesize),
+	      (dptr, bytesize), a.bytes = bytesize, ALLOC_RET(dptr))
+
+#define MEM_ALLOC_ASYNC(sym)                                                                          \
+	MS_ALLOC_HOOK(alloc, CUresult, NF, sym, (CUdeviceptr * dptr, size_t bytesize, CUstream hStream), \
+		      (dptr, bytesize, hStream), (a.bytes = bytesize, a.stream = MS_U64(hStream)),      \
+		      ALLOC_RET(dptr))
+MEM_ALLOC_ASYNC(cuMemAllocAsync)
+MEM_ALLOC_ASYNC(cuMemAllocAsync_ptsz)
+
+#define MEM_ALLOC_POOL(sym)                                                                  \
+	MS_ALLOC_HOOK(alloc, CUresult, NF, sym,                                              \
+		      (CUdeviceptr * dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream), \
+		      (dptr, bytesize, pool, hStream),                                       \
+		      (a.bytes = bytesize, a.stream = MS_U64(hStream)), ALLOC_RET(dptr))
+MEM_ALLOC_POOL(cuMemAllocFromPoolAsync)
+MEM_ALLOC_POOL(cuMemAllocFromPoolAsync_ptsz)
+
+MS_ALLOC_HOOK(free, CUresult, NF, cuMemFree_v2, (CUdeviceptr dptr), (dptr), a.ptr = dptr, (void)0)
+
+#define MEM_FREE_ASYNC(sym)                                                                   \
+	MS_ALLOC_HOOK(free, CUresult, NF, sym, (CUdeviceptr dptr, CUstream hStream), (dptr, hStream), \
+		      (a.ptr = dptr, a.stream = MS_U64(hStream)), (void)0)
+MEM_FREE_ASYNC(cuMemFreeAsync)
+MEM_FREE_ASYNC(cuMemFreeAsync_ptsz)
+
+/* Virtual memory (expandable segments, JAX): physical memory is counted at
+ * create/release (ptr is the handle), and map/unmap give it addresses. */
+MS_ALLOC_HOOK(alloc, CUresult, NF, cuMemCreate,
+	      (CUmemGenericAllocationHandle * handle, size_t size, const CUmemAllocationProp *prop,
+	       unsigned long long flags),
+	      (handle, size, prop, flags), (a.bytes = size, a.handle = true),
+	      a.ptr = rc == CUDA_SUCCESS && handle ? (uint64_t)*handle : 0)
+MS_ALLOC_HOOK(free, CUresult, NF, cuMemRelease, (CUmemGenericAllocationHandle handle), (handle),
+	      (a.ptr = handle, a.handle = true), (void)0)
+MS_ALLOC_HOOK(alloc, CUresult, NF, cuMemMap,
+	      (CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+	       unsigned long long flags),
+	      (ptr, size, offset, handle, flags), (a.ptr = ptr, a.bytes = size, a.map = true), (void)0)
+MS_ALLOC_HOOK(free, CUresult, NF, cuMemUnmap, (CUdeviceptr ptr, size_t size), (ptr, size),
+	      (a.ptr = ptr, a.bytes = size, a.map = true), (void)0)
+
+/* -------------------------------------------------------------- linear copies */
+#define SYNC_COPY(sym, DT, ST, DIR)                                                  \
+	MS_COPY_HOOK(CUresult, NF, sym, (DT dst, ST src, size_t ByteCount), (dst, src, ByteCount), \
+		     ms_linear(&c, DIR, MS_U64(dst), MS_U64(src), ByteCount, 0))
+#define ASYNC_COPY(sym, DT, ST, DIR)                                                          \
+	MS_COPY_HOOK(CUresult, NF, sym, (DT dst, ST src, size_t ByteCount, CUstream hStream),  \
+		     (dst, src, ByteCount, hStream),                                          \
+		     ms_linear(&c, DIR, MS_U64(dst), MS_U64(src), ByteCount, MS_U64(hStream)))
+
+SYNC_COPY(cuMemcpyHtoD_v2, CUdeviceptr, const void *, MS_DIR_H2D)
+SYNC_COPY(cuMemcpyHtoD_v2_ptds, CUdeviceptr, const void *, MS_DIR_H2D)
+ASYNC_COPY(cuMemcpyHtoDAsync_v2, CUdeviceptr, const void *, MS_DIR_H2D)
+ASYNC_COPY(cuMemcpyHtoDAsync_v2_ptsz, CUdeviceptr, const void *, MS_DIR_H2D)
+SYNC_COPY(cuMemcpyDtoH_v2, void *, CUdeviceptr, MS_DIR_D2H)
+SYNC_COPY(cuMemcpyDtoH_v2_ptds, void *, CUdeviceptr, MS_DIR_D2H)
+ASYNC_COPY(cuMemcpyDtoHAsync_v2, void *, CUdeviceptr, MS_DIR_D2H)
+ASYNC_COPY(cuMemcpyDtoHAsync_v2_ptsz, void *, CUdeviceptr, MS_DIR_D2H)
+SYNC_COPY(cuMemcpyDtoD_v2, CUdeviceptr, CUdeviceptr, MS_DIR_D2D)
+SYNC_COPY(cuMemcpyDtoD_v2_ptds, CUdeviceptr, CUdeviceptr, MS_DIR_D2D)
+ASYNC_COPY(cuMemcpyDtoDAsync_v2, CUdeviceptr, CUdeviceptr, MS_DIR_D2D)
+ASYNC_COPY(cuMemcpyDtoDAsync_v2_ptsz, CUdeviceptr, CUdeviceptr, MS_DIR_D2D)
+
+/* Unified addressing: the pointers tell the direction. */
+#define UNIFIED_SYNC(sym)                                                                \
+	MS_COPY_HOOK(CUresult, NF, sym, (CUdeviceptr dst, CUdeviceptr src, size_t ByteCount), \
+		     (dst, src, ByteCount),                                              \
+		     ms_linear(&c, ms_dir_probe(dst, src), dst, src, ByteCount, 0))
+#define UNIFIED_ASYNC(sym)                                                                   \
+	MS_COPY_HOOK(CUresult, NF, sym,                                                      \
+		     (CUdeviceptr dst, CUdeviceptr src, size_t ByteCount, CUstream hStream),  \
+		     (dst, src, ByteCount, hStream),                                         \
+		     ms_linear(&c, ms_dir_probe(dst, src), dst, src, ByteCount, MS_U64(hStream)))
+UNIFIED_SYNC(cuMemcpy)
+UNIFIED_SYNC(cuMemcpy_ptds)
+UNIFIED_ASYNC(cuMemcpyAsync)
+UNIFIED_ASYNC(cuMemcpyAsync_ptsz)
+
+#define PEER_SYNC(sym)                                                                     \
+	MS_COPY_HOOK(CUresult, NF, sym,                                                    \
+		     (CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,   \
+		      CUcontext srcContext, size_t ByteCount),                              \
+		     (dstDevice, dstContext, srcDevice, srcContext, ByteCount),             \
+		     ms_linear(&c, MS_DIR_P2P, dstDevice, srcDevice, ByteCount, 0))
+#define PEER_ASYNC(sym)                                                                    \
+	MS_COPY_HOOK(CUresult, NF, sym,                                                    \
+		     (CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,   \
+		      CUcontext srcContext, size_t ByteCount, CUstream hStream),            \
+		     (dstDevice, dstContext, srcDevice, srcContext, ByteCount, hStream),    \
+		     ms_linear(&c, MS_DIR_P2P, dstDevice, srcDevice, ByteCount, MS_U64(hStream)))
+PEER_SYNC(cuMemcpyPeer)
+PEER_SYNC(cuMemcpyPeer_ptds)
+PEER_ASYNC(cuMemcpyPeerAsync)
+PEER_ASYNC(cuMemcpyPeerAsync_ptsz)
+
+/* ---------------------------------------------------------------- 2D and 3D */
+/* Address of one end of a strided copy and whether it is device memory; arrays
+ * (opaque, no linear address) count as device memory at address 0. */
+static uint64_t end_of(CUmemorytype type, const void *host, CUdeviceptr dev, uint64_t off, bool *is_dev)
+{
+	switch (type) {
+	case CU_MEMORYTYPE_HOST:
+		*is_dev = false;
+		return MS_U64(host) + off;
+	case CU_MEMORYTYPE_DEVICE:
+		*is_dev = true;
+		return dev + off;
+	case CU_MEMORYTYPE_UNIFIED:
+		*is_dev = ms_is_device_ptr(dev);
+		return dev + off;
+	default:
+		*is_dev = true;
+		return 0;
+	}
+}
+
+static void describe_2d(struct ms_copy *c, const CUDA_MEMCPY2D *p, CUstream s)
+{
+	bool sdev = false, ddev = false;
+
+	if (!p)
+		return;
+	c->src = end_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcY * p->srcPitch + p->srcXInBytes, &sdev);
+	c->dst = end_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstY * p->dstPitch + p->dstXInBytes, &ddev);
+	c->dir = ms_dir_of(sdev, ddev);
+	c->width = p->WidthInBytes;
+	c->rows = p->Height ? p->Height : 1;
+	c->dpitch = p->Height > 1 ? p->dstPitch : p->WidthInBytes;
+	c->spitch = p->Height > 1 ? p->srcPitch : p->WidthInBytes;
+	c->stream = MS_U64(s);
+}
+
+/* 3D copies as rows: Height*Depth rows of WidthInBytes (exact when each end's
+ * Height equals the copy's, the common case of whole pitched volumes). */
+static void describe_3d(struct ms_copy *c, const CUDA_MEMCPY3D *p, CUstream s)
+{
+	bool sdev = false, ddev = false;
+	uint64_t soff, doff;
+
+	if (!p)
+		return;
+	soff = (p->srcZ * p->srcHeight + p->srcY) * p->srcPitch + p->srcXInBytes;
+	doff = (p->dstZ * p->dstHeight + p->dstY) * p->dstPitch + p->dstXInBytes;
+	c->src = end_of(p->srcMemoryType, p->srcHost, p->srcDevice, soff, &sdev);
+	c->dst = end_of(p->dstMemoryType, p->dstHost, p->dstDevice, doff, &ddev);
+	c->dir = ms_dir_of(sdev, ddev);
+	c->width = p->WidthInBytes;
+	c->rows = (uint64_t)(p->Height ? p->Height : 1) * (p->Depth ? p->Depth : 1);
+	c->dpitch = c->rows > 1 ? p->dstPitch : p->WidthInBytes;
+	c->spitch = c->rows > 1 ? p->srcPitch : p->WidthInBytes;
+	c->stream = MS_U64(s);
+}
+
+static void describe_3d_peer(struct ms_copy *c, const CUDA_MEMCPY3D_PEER *p, CUstream s)
+{
+	CUDA_MEMCPY3D q;
+
+	if (!p)
+		return;
+	q = (CUDA_MEMCPY3D){
+		.srcXInBytes = p->srcXInBytes, .srcY = p->srcY, .srcZ = p->srcZ,
+		.srcMemoryType = p->srcMemoryType, .srcHost = p->srcHost, .srcDevice = p->srcDevice,
+		.srcPitch = p->srcPitch, .srcHeight = p->srcHeight,
+		.dstXInBytes = p->dstXInBytes, .dstY = p->dstY, .dstZ = p->dstZ,
+		.dstMemoryType = p->dstMemoryType, .dstHost = p->dstHost, .dstDevice = p->dstDevice,
+		.dstPitch = p->dstPitch, .dstHeight = p->dstHeight,
+		.WidthInBytes = p->WidthInBytes, .Height = p->Height, .Depth = p->Depth,
+	};
+	describe_3d(c, &q, s);
+	if (c->dir == MS_DIR_D2D)
+		c->dir = MS_DIR_P2P;
+}
+
+#define COPY_2D(sym) \
+	MS_COPY_HOOK(CUresult, NF, sym, (const CUDA_MEMCPY2D *pCopy), (pCopy), describe_2d(&c, pCopy, 0))
+#define COPY_2D_ASYNC(sym)                                                                   \
+	MS_COPY_HOOK(CUresult, NF, sym, (const CUDA_MEMCPY2D *pCopy, CUstream hStream), (pCopy, hStream), \
+		     describe_2d(&c, pCopy, hStream))
+COPY_2D(cuMemcpy2D_v2)
+COPY_2D(cuMemcpy2D_v2_ptds)
+COPY_2D(cuMemcpy2DUnaligned_v2)
+COPY_2D(cuMemcpy2DUnaligned_v2_ptds)
+COPY_2D_ASYNC(cuMemcpy2DAsync_v2)
+COPY_2D_ASYNC(cuMemcpy2DAsync_v2_ptsz)
+
+#define COPY_3D(sym, T, DESCRIBE) \
+	MS_COPY_HOOK(CUresult, NF, sym, (const T *pCopy), (pCopy), DESCRIBE(&c, pCopy, 0))
+#define COPY_3D_ASYNC(sym, T, DESCRIBE)                                                         \
+	MS_COPY_HOOK(CUresult, NF, sym, (const T *pCopy, CUstream hStream), (pCopy, hStream), \
+		     DESCRIBE(&c, pCopy, hStream))
+COPY_3D(cuMemcpy3D_v2, CUDA_MEMCPY3D, describe_3d)
+COPY_3D(cuMemcpy3D_v2_ptds, CUDA_MEMCPY3D, describe_3d)
+COPY_3D_ASYNC(cuMemcpy3DAsync_v2, CUDA_MEMCPY3D, describe_3d)
+COPY_3D_ASYNC(cuMemcpy3DAsync_v2_ptsz, CUDA_MEMCPY3D, describe_3d)
+COPY_3D(cuMemcpy3DPeer, CUDA_MEMCPY3D_PEER, describe_3d_peer)
+COPY_3D(cuMemcpy3DPeer_ptds, CUDA_MEMCPY3D_PEER, describe_3d_peer)
+COPY_3D_ASYNC(cuMemcpy3DPeerAsync, CUDA_MEMCPY3D_PEER, describe_3d_peer)
+COPY_3D_ASYNC(cuMemcpy3DPeerAsync_ptsz, CUDA_MEMCPY3D_PEER, describe_3d_peer)
+
+/* -------------------------------------------------------------- batch copies */
+/* One user call, many copies: each element becomes its own copy record, all
+ * stamped with the call's start time and result. */
+static void record_batch(const char *api, CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t count,
+			 CUstream s, uint64_t t0, CUresult rc)
+{
+	for (size_t i = 0; dsts && srcs && sizes && i < count; i++) {
+		struct ms_copy c = { .api = api };
+
+		ms_linear(&c, ms_dir_probe(dsts[i], srcs[i]), dsts[i], srcs[i], sizes[i], MS_U64(s));
+		ms_copy_begin(&c);
+		c.t0 = t0;
+		ms_copy_end(&c, (int)rc);
+	}
+}
+
+#define BATCH_HOOK(sym, PARAMS, ARGS)                                                  \
+	MS_EXPORT CUresult sym PARAMS                                                  \
+	{                                                                              \
+		__typeof__(&sym) real = MS_REAL(sym);                                  \
+		uint64_t t0;                                                           \
+		CUresult rc;                                                           \
+		if (MS_UNLIKELY(!real))                                                \
+			return NF;                                                     \
+		if (!ms_enter())                                                       \
+			return real ARGS;                                              \
+		t0 = ms_now_ns();                                                      \
+		rc = real ARGS;                                                        \
+		record_batch(#sym, dsts, srcs, sizes, count, hStream, t0, rc);        \
+		ms_leave();                                                            \
+		return rc;                                                             \
+	}
+#define BATCH_V1(sym)                                                                          \
+	BATCH_HOOK(sym,                                                                        \
+		   (CUdeviceptr * dsts, CUdeviceptr * srcs, size_t * sizes, size_t count,      \
+		    CUmemcpyAttributes * attrs, size_t * attrsIdxs, size_t numAttrs, size_t * failIdx, \
+		    CUstream hStream),                                                         \
+		   (dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, failIdx, hStream))
+#define BATCH_V2(sym)                                                                          \
+	BATCH_HOOK(sym,                                                                        \
+		   (CUdeviceptr * dsts, CUdeviceptr * srcs, size_t * sizes, size_t count,      \
+		    CUmemcpyAttributes * attrs, size_t * attrsIdxs, size_t numAttrs, CUstream hStream), \
+		   (dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, hStream))
+BATCH_V1(cuMemcpyBatchAsync)
+BATCH_V1(cuMemcpyBatchAsync_ptsz)
+BATCH_V2(cuMemcpyBatchAsync_v2)
+BATCH_V2(cuMemcpyBatchAsync_v2_ptsz)
+
+/* ------------------------------------------------------------------ memsets */
+#define MEMSET_1D(sym, VT, ESIZE)                                                              \
+	MS_MEMSET_HOOK(CUresult, NF, sym, (CUdeviceptr dstDevice, VT value, size_t N),         \
+		       (dstDevice, value, N),                                                  \
+		       (m.dst = dstDevice, m.bytes = (uint64_t)N * ESIZE, m.value = value))
+#define MEMSET_1D_ASYNC(sym, VT, ESIZE)                                                         \
+	MS_MEMSET_HOOK(CUresult, NF, sym, (CUdeviceptr dstDevice, VT value, size_t N, CUstream hStream), \
+		       (dstDevice, value, N, hStream),                                          \
+		       (m.dst = dstDevice, m.bytes = (uint64_t)N * ESIZE, m.value = value,      \
+			m.stream = MS_U64(hStream)))
+#define MEMSET_2D_FILL(ESIZE, S)                                                            \
+	(m.dst = dstDevice, m.value = value, m.width = (uint64_t)Width * ESIZE,             \
+	 m.rows = Height ? Height : 1, m.pitch = dstPitch, m.bytes = m.width * m.rows, m.stream = S)
+#define MEMSET_2D(sym, VT, ESIZE)                                                                  \
+	MS_MEMSET_HOOK(CUresult, NF, sym,                                                          \
+		       (CUdeviceptr dstDevice, size_t dstPitch, VT value, size_t Width, size_t Height), \
+		       (dstDevice, dstPitch, value, Width, Height), MEMSET_2D_FILL(ESIZE, 0))
+#define MEMSET_2D_ASYNC(sym, VT, ESIZE)                                                           \
+	MS_MEMSET_HOOK(CUresult, NF, sym,                                                         \
+		       (CUdeviceptr dstDevice, size_t dstPitch, VT value, size_t Width, size_t Height, \
+			CUstream hStream),                                                        \
+		       (dstDevice, dstPitch, value, Width, Height, hStream),                      \
+		       MEMSET_2D_FILL(ESIZE, MS_U64(hStream)))
+
+MEMSET_1D(cuMemsetD8_v2, unsigned char, 1)
+MEMSET_1D(cuMemsetD8_v2_ptds, unsigned char, 1)
+MEMSET_1D(cuMemsetD16_v2, unsigned short, 2)
+MEMSET_1D(cuMemsetD16_v2_ptds, unsigned short, 2)
+MEMSET_1D(cuMemsetD32_v2, unsigned int, 4)
+MEMSET_1D(cuMemsetD32_v2_ptds, unsigned int, 4)
+MEMSET_1D_ASYNC(cuMemsetD8Async, unsigned char, 1)
+MEMSET_1D_ASYNC(cuMemsetD8Async_ptsz, unsigned char, 1)
+MEMSET_1D_ASYNC(cuMemsetD16Async, unsigned short, 2)
+MEMSET_1D_ASYNC(cuMemsetD16Async_ptsz, unsigned short, 2)
+MEMSET_1D_ASYNC(cuMemsetD32Async, unsigned int, 4)
+MEMSET_1D_ASYNC(cuMemsetD32Async_ptsz, unsigned int, 4)
+MEMSET_2D(cuMemsetD2D8_v2, unsigned char, 1)
+MEMSET_2D(cuMemsetD2D8_v2_ptds, unsigned char, 1)
+MEMSET_2D(cuMemsetD2D16_v2, unsigned short, 2)
+MEMSET_2D(cuMemsetD2D16_v2_ptds, unsigned short, 2)
+MEMSET_2D(cuMemsetD2D32_v2, unsigned int, 4)
+MEMSET_2D(cuMemsetD2D32_v2_ptds, unsigned int, 4)
+MEMSET_2D_ASYNC(cuMemsetD2D8Async, unsigned char, 1)
+MEMSET_2D_ASYNC(cuMemsetD2D8Async_ptsz, unsigned char, 1)
+MEMSET_2D_ASYNC(cuMemsetD2D16Async, unsigned short, 2)
+MEMSET_2D_ASYNC(cuMemsetD2D16Async_ptsz, unsigned short, 2)
+MEMSET_2D_ASYNC(cuMemsetD2D32Async, unsigned int, 4)
+MEMSET_2D_ASYNC(cuMemsetD2D32Async_ptsz, unsigned int, 4)
+
+/* Every DRV row of entry_points.h must have its wrapper above (a missing one is a
+ * compile error here). */
+#define DRV_ROW(sym, proc, version, pt) [MS_EP_##sym] = (void *)sym,
+#define NO_ROW(sym, proc, version, pt)
+void *const ms_wrappers_driver[MS_EP_COUNT] = { MS_ENTRY_POINTS(DRV_ROW, NO_ROW, NO_ROW, NO_ROW) };
