@@ -212,6 +212,24 @@ struct ms_fileref {
 };
 /* 0 and *out filled when addr lies in a file mapping; -ENOENT otherwise. */
 MS_HIDDEN int ms_hostmap_lookup(uint64_t addr, struct ms_fileref *out);
+/* Called by the mmap/munmap/mremap interposers (hooks_libc.c) after a successful
+ * call: never allocate, safe before constructors and under malloc's locks. */
+MS_HIDDEN void ms_hostmap_note_map(uint64_t addr, uint64_t len, int fd, uint64_t off);
+MS_HIDDEN void ms_hostmap_note_unmap(uint64_t addr, uint64_t len);
+/* had/was: whether the old range was a file mapping, and where (looked up before). */
+MS_HIDDEN void ms_hostmap_note_remap(uint64_t old, uint64_t oldlen, uint64_t addr, uint64_t len, bool had,
+				     const struct ms_fileref *was);
+/* Layers, tensors, interval indexes, counting: see registry.h (registry.c,
+ * counter.c, intervals.c, progress.c). */
+
+/* --- "vmm.c" (deferred memory), called by api.c through weak references: api.c
+ * answers -ENOTSUP for each one vmm.c does not define. Arguments are checked
+ * (non-NULL layer) before the call; return values go back to the caller as is. */
+MS_HIDDEN int ms_vmm_materialize_layer(const char *layer);
+MS_HIDDEN int ms_vmm_materialize_all(void);
+MS_HIDDEN int ms_vmm_release_layer(const char *layer, unsigned flags);
+MS_HIDDEN int ms_vmm_restore_layer(const char *layer);
+MS_HIDDEN int ms_vmm_finalize(void);
 
 /* ------------------------------------------------------------------ "unwind.c" */
 /* Backtraces: the caller's stack deduplicated into a trie of (parent, pc) nodes. */
