@@ -30,6 +30,7 @@ static struct {
 	bool failed;            /* an internal error turned tracing off */
 	bool closed;            /* the footer is written; later records are dropped */
 	bool quiet;             /* no metashim: lines on stderr */
+	bool write_through;     /* forked child: every record written at once */
 	int fd;                 /* -1 until the first record creates the file */
 	char *buf;              /* records not yet written, whole lines only */
 	size_t cap, len;
@@ -435,7 +436,7 @@ static void append(struct ms_line *l, bool create)
 	memcpy(tr.buf + tr.len, l->buf, l->len);
 	tr.buf[tr.len + l->len] = '\n';
 	tr.len += l->len + 1;
-	if (tr.fd >= 0 && now - tr.oldest_ns >= FLUSH_AGE_NS)
+	if (tr.fd >= 0 && (tr.write_through || now - tr.oldest_ns >= FLUSH_AGE_NS))
 		flush_locked();
 	pthread_mutex_unlock(&lock);
 	return;
@@ -465,7 +466,7 @@ int ms_trace_open(const struct ms_config *cfg)
 	tr.buf = NULL;
 	tr.fd = -1;
 	tr.len = 0;
-	tr.failed = tr.closed = false;
+	tr.failed = tr.closed = tr.write_through = false;
 	tr.dropped = 0;
 	tr.path[0] = '\0';
 	tr.quiet = cfg->quiet;
@@ -553,6 +554,9 @@ void ms_trace_after_fork_child(void)
 	tr.path[0] = '\0';
 	tr.dropped = 0;
 	tr.closed = false;
+	/* Children usually leave through _exit (no destructors) and CUDA in a
+	 * forked child is rare: write each record through rather than lose it. */
+	tr.write_through = true;
 	start_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	start_wall_ns = clock_ns(CLOCK_REALTIME);
 	__atomic_store_n(&seq_counter, 0, __ATOMIC_RELAXED);

@@ -11,7 +11,8 @@
  * be added without a version bump) and records of unknown TYPE (same reason).
  * Values never contain space, '=' or newline: strings are percent-encoded
  * (bytes <= 0x20, '%', '=', 0x7f as %XX), numbers are unsigned decimal unless the
- * field says otherwise, addresses are 0x-prefixed lower-case hex. Times `t` are ns
+ * field says otherwise, addresses are 0x-prefixed lower-case hex; an empty string
+ * is written as `key=` (nothing after '='). Times `t` are ns
  * since the header's start (CLOCK_MONOTONIC), `dur` is ns. A trace that lacks the
  * `footer` record was cut short (crash, kill); every whole line before the cut is
  * valid. */
@@ -40,11 +41,20 @@
  *         shape/stride: comma-separated decimal ("" encoded as -) for scalars;
  *         file: path, foff/flen: byte range in the file; dev: device address if bound
  * bind    t tensor dev seq                  a tensor's device range learnt from copy `seq`
- * alloc   seq t dur tid api ptr bytes stream rc stack [deferred]
- * free    seq t dur tid api ptr bytes stream rc stack
+ * alloc   seq t dur tid api ptr bytes stream rc stack [handle] [map] [deferred]
+ * free    seq t dur tid api ptr bytes stream rc stack [handle] [map]
+ *         rc: the call's result (0 = success), decimal; free bytes is 0 when the
+ *         call does not say (match ptr with its alloc). handle=1 (cuMemCreate,
+ *         cuMemRelease): ptr is the physical allocation handle, not an address;
+ *         map=1 (cuMemMap, cuMemUnmap): gives addresses to memory already counted
+ *         by its handle=1 alloc, so it is not memory of its own in totals.
  * copy    seq t dur tid api dir dst src bytes stream rc stack [rows dpitch spitch] [deferred]
- *         dir: H2D D2H D2D H2H P2P; bytes is the whole copy (width*rows for 2D)
- * memset  seq t dur tid api dst bytes value stream rc stack
+ *         dir: H2D D2H D2D H2H P2P; bytes is the whole copy (width*rows for 2D and
+ *         3D, whose rows are height*depth); dst/src 0x0 when not a linear address
+ *         (CUDA arrays, a symbol the runtime could not resolve). A batch copy
+ *         writes one copy record per element, each with the call's t and rc.
+ * memset  seq t dur tid api dst bytes value stream rc stack [rows width pitch]
+ *         2D memsets: rows of width bytes, pitch apart; bytes = width*rows
  * attr    seq tensor off elems copied      part of copy `seq` landing in tensor
  *                                           elements [off, off+elems); copied = the
  *                                           tensor's running copied count
@@ -58,7 +68,9 @@
  * release t layer bytes backup
  * warn    t msg                             something the user should know (feature disabled, ...)
  * final   tensor copied covered             per-tensor totals at exit
- * footer  t events dropped                  clean end of the trace
+ * footer  t events dropped                  clean end of the trace; events = sequence
+ *                                           numbers handed out, dropped = records
+ *                                           lost (tracing turned off, after the end)
  */
 
 #define MS_REC_HEADER "header"
