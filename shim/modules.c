@@ -18,8 +18,8 @@
 #define BUILDID_MAX 64
 
 struct written_mod {
-	uint64_t base, end;   /* address range as recorded */
-	uint64_t name_hash;   /* of the path, so a different object at the same range counts as new */
+	uint64_t base, end; /* address range as recorded */
+	uint64_t name_hash; /* of the path, so a different object at the same range counts as new */
 };
 
 /* Everything below is guarded by mod_lock. */
@@ -27,9 +27,9 @@ static pthread_mutex_t mod_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct written_mod written[MODULES_MAX];
 static unsigned n_written;
 static uint32_t next_id = 1;
-static bool synced;                      /* counters below are valid */
+static bool synced; /* counters below are valid */
 static unsigned long long seen_adds, seen_subs;
-static char exe_path[4096];              /* /proc/self/exe, read at the first sync */
+static char exe_path[4096]; /* /proc/self/exe, read at the first sync */
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
@@ -41,7 +41,8 @@ struct counters {
 
 static bool has_counters(size_t size)
 {
-	return size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(((struct dl_phdr_info *)0)->dlpi_subs);
+	return size >=
+	       offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(((struct dl_phdr_info *)0)->dlpi_subs);
 }
 
 static int peek_counters(struct dl_phdr_info *info, size_t size, void *data)
@@ -92,7 +93,8 @@ static void build_id(const struct dl_phdr_info *info, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	strcpy(out, "-");
+	out[0] = '-';
+	out[1] = '\0';
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		const unsigned char *p, *e;
@@ -135,7 +137,7 @@ static bool was_written(uint64_t base, uint64_t end, uint64_t name_hash)
 }
 
 struct scan {
-	unsigned index;                          /* objects seen so far */
+	unsigned index; /* objects seen so far */
 	unsigned long long adds, subs;
 	bool valid;
 };
@@ -170,7 +172,7 @@ static int write_module(struct dl_phdr_info *info, size_t size, void *data)
 	build_id(info, bid);
 	sink->module(sink->ctx, next_id++, lo, hi, path, bid);
 	if (n_written < MODULES_MAX)
-		written[n_written++] = (struct written_mod){ lo, hi, h };
+		written[n_written++] = (struct written_mod){lo, hi, h};
 	return 0;
 }
 
@@ -200,8 +202,8 @@ static void install_fork_handlers(void)
 
 void ms_modules_sync(void)
 {
-	struct counters c = { 0 };
-	struct scan sc = { 0 };
+	struct counters c = {0};
+	struct scan sc = {0};
 
 	pthread_once(&fork_once, install_fork_handlers);
 	dl_iterate_phdr(peek_counters, &c);
@@ -212,7 +214,7 @@ void ms_modules_sync(void)
 		ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
 
 		if (n <= 0)
-			strcpy(exe_path, "[exe]");
+			snprintf(exe_path, sizeof(exe_path), "[exe]");
 		else
 			exe_path[n] = '\0';
 	}
@@ -264,7 +266,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data)
 
 void ms_modules_self_range(uint64_t *lo, uint64_t *hi)
 {
-	struct self_find sf = { .addr = (uint64_t)(uintptr_t)&ms_modules_self_range };
+	struct self_find sf = {.addr = (uint64_t)(uintptr_t)&ms_modules_self_range};
 
 	*lo = *hi = 0;
 	dl_iterate_phdr(find_self, &sf);

@@ -27,9 +27,9 @@
  * grow by doubling under the lock up to TABLE_MAX_SLOTS (64 MiB), then new stacks get
  * id 0 and one warning. */
 #define TABLE_FIRST_SLOTS 8192u
-#define TABLE_MAX_SLOTS (1u << 22)
-#define STR_(x) #x
-#define STR(x) STR_(x)
+#define TABLE_MAX_SLOTS   (1u << 22)
+#define STR_(x)           #x
+#define STR(x)            STR_(x)
 
 /* One trie node. Readers go without the lock: id is stored last (release), so a
  * reader that sees a non-zero id also sees pc and parent; id 0 marks an empty slot. */
@@ -43,27 +43,27 @@ struct slot {
  * stays allocated (and reachable through `older`), so a reader still probing it
  * stays safe; it only misses nodes added since, and the locked path finds them. */
 struct table {
-	uint32_t mask;        /* slots - 1 */
-	struct table *older;  /* the table this one replaced */
+	uint32_t mask;       /* slots - 1 */
+	struct table *older; /* the table this one replaced */
 	struct slot *slots;
 };
 
 /* The last stack this thread interned, compared whole before touching the trie. */
 struct tcache {
-	unsigned gen;         /* trie generation the id belongs to (0: empty) */
-	int n;                /* frames */
-	uint32_t id;          /* leaf id */
+	unsigned gen; /* trie generation the id belongs to (0: empty) */
+	int n;        /* frames */
+	uint32_t id;  /* leaf id */
 	uint64_t pcs[TCACHE_FRAMES];
 };
 
 static struct slot first_slots[TABLE_FIRST_SLOTS];
-static struct table first_table = { TABLE_FIRST_SLOTS - 1, NULL, first_slots };
+static struct table first_table = {TABLE_FIRST_SLOTS - 1, NULL, first_slots};
 static _Atomic(struct table *) cur_table = &first_table;
 
 /* Guards inserts, growth and the counters below; taken after unwinding, never before. */
 static pthread_mutex_t trie_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint32_t nodes;          /* nodes in the current table */
-static uint32_t next_id = 1;    /* 0 is "no stack" */
+static uint32_t nodes;       /* nodes in the current table */
+static uint32_t next_id = 1; /* 0 is "no stack" */
 static bool full_warned;
 /* Bumped whenever ids are forgotten (fork child, reset): per-thread caches expire. */
 static _Atomic unsigned generation = 1;
@@ -92,7 +92,7 @@ static void trace_stack(void *ctx, uint32_t id, uint32_t parent, uint64_t pc)
 }
 
 static void trace_module(void *ctx, uint32_t id, uint64_t base, uint64_t end, const char *path,
-			 const char *buildid)
+                         const char *buildid)
 {
 	struct ms_line l;
 
@@ -112,7 +112,7 @@ static void trace_warn(void *ctx, const char *msg)
 	ms_warn("%s", msg);
 }
 
-static const struct ms_unwind_sink trace_sink = { trace_stack, trace_module, trace_warn, NULL };
+static const struct ms_unwind_sink trace_sink = {trace_stack, trace_module, trace_warn, NULL};
 static const struct ms_unwind_sink *sink = &trace_sink;
 
 void ms_unwind_set_sink(const struct ms_unwind_sink *s)
@@ -216,8 +216,8 @@ static uint32_t trie_insert(uint32_t parent, uint64_t pc)
 			if (!full_warned) {
 				full_warned = true;
 				sink->warn(sink->ctx, "stack trie full (2097152 frames) or out of memory: "
-						      "new call stacks are recorded as stack=0 from now on; "
-						      "a lower METASHIM_BACKTRACE needs fewer frames");
+				                      "new call stacks are recorded as stack=0 from now on; "
+				                      "a lower METASHIM_BACKTRACE needs fewer frames");
 			}
 			return 0;
 		}
@@ -321,7 +321,7 @@ static void unwind_init(void)
 
 	if (!h) {
 		sink->warn(sink->ctx, "cannot load libunwind.so.8: events carry no backtraces "
-				      "(install libunwind8, or set METASHIM_BACKTRACE=0)");
+		                      "(install libunwind8, or set METASHIM_BACKTRACE=0)");
 		return;
 	}
 	/* Per-thread caches keep concurrent unwinds off libunwind's global lock. */

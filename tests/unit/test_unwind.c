@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-#define MAX_NODES 65536
+#define MAX_NODES   65536
 #define MAX_MODULES 1024
 
 /* Everything the shim wrote, in order, in place of the trace. */
@@ -33,8 +33,8 @@ static struct {
 	struct module modules[MAX_MODULES];
 	unsigned n_modules;
 	unsigned warnings;
-	bool order_ok;          /* every parent was written before its child */
-} rec = { .lock = PTHREAD_MUTEX_INITIALIZER, .order_ok = true };
+	bool order_ok; /* every parent was written before its child */
+} rec = {.lock = PTHREAD_MUTEX_INITIALIZER, .order_ok = true};
 
 static const struct node *find_node(uint32_t id)
 {
@@ -51,12 +51,12 @@ static void on_stack(void *ctx, uint32_t id, uint32_t parent, uint64_t pc)
 	if (parent && !find_node(parent))
 		rec.order_ok = false;
 	if (rec.n_nodes < MAX_NODES)
-		rec.nodes[rec.n_nodes++] = (struct node){ id, parent, pc };
+		rec.nodes[rec.n_nodes++] = (struct node){id, parent, pc};
 	pthread_mutex_unlock(&rec.lock);
 }
 
 static void on_module(void *ctx, uint32_t id, uint64_t base, uint64_t end, const char *path,
-		      const char *buildid)
+                      const char *buildid)
 {
 	struct module *m;
 
@@ -80,7 +80,7 @@ static void on_warn(void *ctx, const char *msg)
 	rec.warnings++;
 }
 
-static const struct ms_unwind_sink test_sink = { on_stack, on_module, on_warn, NULL };
+static const struct ms_unwind_sink test_sink = {on_stack, on_module, on_warn, NULL};
 
 static void setup(void)
 {
@@ -189,7 +189,7 @@ Test(unwind, the_innermost_frame_is_the_caller_of_ms_stack_id)
 
 	cr_assert_not_null(leaf);
 	cr_assert(leaf->pc > fn && leaf->pc < fn + 256, "leaf pc %#lx not inside site_a at %#lx",
-		  (unsigned long)leaf->pc, (unsigned long)fn);
+	          (unsigned long)leaf->pc, (unsigned long)fn);
 }
 
 Test(unwind, depth_limits_the_frames_kept)
@@ -223,10 +223,10 @@ Test(unwind, nodes_are_written_before_the_ids_that_use_them)
 
 Test(unwind, interned_stacks_are_a_trie)
 {
-	const uint64_t s1[] = { 0x1001, 0x2002, 0x3003 };
-	const uint64_t s2[] = { 0x1001, 0x2002, 0x3003 };
-	const uint64_t s3[] = { 0x4004, 0x2002, 0x3003 };
-	const uint64_t s4[] = { 0x2002, 0x3003 };
+	const uint64_t s1[] = {0x1001, 0x2002, 0x3003};
+	const uint64_t s2[] = {0x1001, 0x2002, 0x3003};
+	const uint64_t s3[] = {0x4004, 0x2002, 0x3003};
+	const uint64_t s4[] = {0x2002, 0x3003};
 	uint32_t a = ms_stack_intern(s1, 3), b = ms_stack_intern(s2, 3);
 	uint32_t c = ms_stack_intern(s3, 3), d = ms_stack_intern(s4, 2);
 	uint64_t pcs[8];
@@ -248,12 +248,12 @@ Test(unwind, the_trie_grows_and_keeps_every_id)
 	static uint32_t ids[N];
 
 	for (uint64_t i = 0; i < N; i++) {
-		uint64_t pcs[2] = { 0x100000 + i, 0x42 };
+		uint64_t pcs[2] = {0x100000 + i, 0x42};
 
 		ids[i] = ms_stack_intern(pcs, 2);
 	}
 	for (uint64_t i = 0; i < N; i++) {
-		uint64_t pcs[2] = { 0x100000 + i, 0x42 };
+		uint64_t pcs[2] = {0x100000 + i, 0x42};
 
 		cr_assert_eq(ms_stack_intern(pcs, 2), ids[i]);
 	}
@@ -261,7 +261,7 @@ Test(unwind, the_trie_grows_and_keeps_every_id)
 	cr_assert_eq(rec.warnings, 0);
 }
 
-#define THREADS 8
+#define THREADS    8
 #define PER_THREAD 2000
 
 static void *intern_many(void *arg)
@@ -271,7 +271,7 @@ static void *intern_many(void *arg)
 	/* Every thread interns the same stacks, in a different order. */
 	for (int k = 0; k < PER_THREAD; k++) {
 		int i = (k * 7 + (int)(out[0] * 13)) % PER_THREAD;
-		uint64_t pcs[3] = { 0x5000 + (uint64_t)i, 0x6000 + (uint64_t)(i % 10), 0x7000 };
+		uint64_t pcs[3] = {0x5000 + (uint64_t)i, 0x6000 + (uint64_t)(i % 10), 0x7000};
 
 		out[1 + i] = ms_stack_intern(pcs, 3);
 	}
@@ -299,8 +299,8 @@ Test(unwind, concurrent_threads_agree_on_ids_and_write_each_node_once)
 
 Test(unwind, a_fork_child_starts_over_and_writes_its_nodes_again)
 {
-	const uint64_t other[] = { 0xaaa, 0xbbb };
-	const uint64_t pcs[] = { 0x111, 0x222, 0x333 };
+	const uint64_t other[] = {0xaaa, 0xbbb};
+	const uint64_t pcs[] = {0x111, 0x222, 0x333};
 	uint32_t parent_id, id;
 	unsigned written;
 	int status;
@@ -318,9 +318,9 @@ Test(unwind, a_fork_child_starts_over_and_writes_its_nodes_again)
 		/* Same stack, but the child's trace is empty: written again, ids from 1. */
 		id = ms_stack_intern(pcs, 3);
 		_exit(id == 3 && rec.n_nodes == written + 3 && rec.nodes[written].id == 1 &&
-				      rec.nodes[written].pc == 0x333 && rec.n_modules > mods
-			      ? 0
-			      : 1);
+		                      rec.nodes[written].pc == 0x333 && rec.n_modules > mods
+		              ? 0
+		              : 1);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
@@ -360,8 +360,8 @@ Test(unwind, module_records_include_this_binary_with_its_build_id)
 
 Test(unwind, modules_are_written_once_until_something_is_loaded)
 {
-	static const char *const candidates[] = { "libanl.so.1", "libBrokenLocale.so.1", "libutil.so.1",
-						  "libnss_files.so.2" };
+	static const char *const candidates[] = {"libanl.so.1", "libBrokenLocale.so.1", "libutil.so.1",
+	                                         "libnss_files.so.2"};
 	const char *lib = NULL;
 	unsigned before;
 	void *h = NULL;
