@@ -295,7 +295,7 @@ if [ -n "$hf_b" ]; then
 				record "export $fmt" SKIP "metashim export not available"
 				continue
 			fi
-			if t "$tool" export --format $fmt --out "$dest" "$d"/ckpt-*.trace ||
+			if t "$tool" export --format $fmt -o "$dest" "$d"/ckpt-*.trace ||
 				t "$tool" export --format $fmt "$d"/ckpt-*.trace >"$dest"; then
 				[ -s "$dest" ] && record "export $fmt" PASS "$(basename "$dest"), $(stat -c %s "$dest") bytes" ||
 					record "export $fmt" FAIL "empty output"
