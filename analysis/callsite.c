@@ -7,13 +7,13 @@
 
 #include "model.h"
 
-struct ms_symbolizer;
-__attribute__((weak)) struct ms_symbolizer *ms_symbolizer_new(void);
-__attribute__((weak)) void ms_symbolizer_add_module(struct ms_symbolizer *s, uint64_t id,
-						    uint64_t base, uint64_t end, const char *path,
-						    const char *buildid);
-__attribute__((weak)) int ms_symbolize(struct ms_symbolizer *s, uint64_t pc, char *buf, size_t cap);
-__attribute__((weak)) void ms_symbolizer_free(struct ms_symbolizer *s);
+#include "symbolize.h"
+
+/* Weak: the tool links (and prints raw addresses) without symbolize.c. */
+#pragma weak ms_symbolizer_new
+#pragma weak ms_symbolizer_add_module
+#pragma weak ms_symbolize
+#pragma weak ms_symbolizer_free
 
 #define MAX_FRAMES 64
 
@@ -52,7 +52,7 @@ static struct ms_symbolizer *symbolizer_for(const struct ms_run *run)
 	cached_run = run;
 	for (size_t i = 0; cached && i < run->nmodules; i++) {
 		const struct ms_module *m = &run->modules[i];
-		ms_symbolizer_add_module(cached, m->id, m->base, m->end, m->path, m->buildid);
+		ms_symbolizer_add_module(cached, (uint32_t)m->id, m->base, m->end, m->path, m->buildid);
 	}
 	return cached;
 }

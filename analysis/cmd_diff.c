@@ -127,11 +127,11 @@ static void summary_line(const char *what, uint64_t a, uint64_t b, bool bytes)
 {
 	char x[32], y[32];
 	if (bytes)
-		printf("  %-18s %12s -> %-12s", what, ms_fmt_bytes(a, x, sizeof(x)), ms_fmt_bytes(b, y, sizeof(y)));
+		printf("  %-18s %12s -> %s", what, ms_fmt_bytes(a, x, sizeof(x)), ms_fmt_bytes(b, y, sizeof(y)));
 	else
-		printf("  %-18s %12s -> %-12s", what, ms_fmt_ns(a, x, sizeof(x)), ms_fmt_ns(b, y, sizeof(y)));
+		printf("  %-18s %12s -> %s", what, ms_fmt_ns(a, x, sizeof(x)), ms_fmt_ns(b, y, sizeof(y)));
 	if (a && a != b)
-		printf(" (%+.0f%%)", 100.0 * ((double)b - (double)a) / (double)a);
+		printf("  (%+.0f%%)", 100.0 * ((double)b - (double)a) / (double)a);
 	printf("\n");
 }
 
@@ -167,8 +167,8 @@ int ms_cmd_diff(int argc, char **argv)
 	summary_line("allocation peak", a->live_peak, b->live_peak, true);
 	if (a->has_mem || b->has_mem)
 		summary_line("materialized peak", a->materialized_peak, b->materialized_peak, true);
-	printf("  %-18s %12zu -> %-12zu\n", "layers complete", a->layers_complete, b->layers_complete);
-	printf("  %-18s %12zu -> %-12zu\n", "problems", ms_run_problem_total(a), ms_run_problem_total(b));
+	printf("  %-18s %12zu -> %zu\n", "layers complete", a->layers_complete, b->layers_complete);
+	printf("  %-18s %12zu -> %zu\n", "problems", ms_run_problem_total(a), ms_run_problem_total(b));
 
 	size_t comp = 0, timing = 0;
 	printf("\nlayers that differ\n");

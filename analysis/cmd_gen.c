@@ -64,22 +64,25 @@ int ms_cmd_gen(int argc, char **argv)
 		fprintf(f, "stack id=%u parent=%u pc=0x%x\n", s, s > 4 ? s - 4 : 0, 0x401000 + s * 0x40);
 	for (uint64_t l = 0; l < layers; l++)
 		fprintf(f, "layer id=%" PRIu64 " name=model.layers.%" PRIu64 "\n", l + 1, l);
+	/* Tensor t gets ncopies(t) copies of `chunk` elements; the last one also takes
+	 * the remainder, and is sized for it, so the load is clean. */
+#define NCOPIES(t) ((t) == nt - 1 ? copies - per * (nt - 1) : per)
 	for (uint64_t t = 0; t < nt; t++)
 		fprintf(f, "tensor id=%" PRIu64 " layer=%" PRIu64 " name=model.layers.%" PRIu64 ".w%" PRIu64
 			   " dtype=BF16 esize=2 shape=%" PRIu64 " stride=1 elems=%" PRIu64 " skip=0 "
 			   "file=/ckpt/model.safetensors foff=%" PRIu64 " flen=%" PRIu64 "\n",
-			t + 1, t / tensors + 1, t / tensors, t % tensors, per * chunk, per * chunk,
-			t * per * chunk * esize, per * chunk * esize);
+			t + 1, t / tensors + 1, t / tensors, t % tensors, NCOPIES(t) * chunk,
+			NCOPIES(t) * chunk, t * per * chunk * esize, NCOPIES(t) * chunk * esize);
 	uint64_t seq = 0, now = 1000;
 	for (uint64_t t = 0; t < nt; t++) {
 		uint64_t dev = base + t * per * chunk * esize;
 		fprintf(f, "alloc seq=%" PRIu64 " t=%" PRIu64 " dur=900 tid=1 api=cudaMalloc ptr=0x%" PRIx64
 			   " bytes=%" PRIu64 " stream=0x0 rc=0 stack=%u\n",
-			++seq, now, dev, per * chunk * esize, 5u);
+			++seq, now, dev, NCOPIES(t) * chunk * esize, 5u);
 		now += 1000;
-		uint64_t n = t == nt - 1 ? copies - per * (nt - 1) : per;
+		uint64_t n = NCOPIES(t);
 		for (uint64_t k = 0; k < n; k++) {
-			uint64_t off = k < per ? k * chunk : 0; /* extra copies of the last reload its start */
+			uint64_t off = k * chunk;
 			fprintf(f, "copy seq=%" PRIu64 " t=%" PRIu64 " dur=700 tid=1 api=cudaMemcpyAsync dir=H2D "
 				   "dst=0x%" PRIx64 " src=0x%" PRIx64 " bytes=%" PRIu64 " stream=0x1 rc=0 stack=%" PRIu64 "\n",
 				++seq, now, dev + off * esize, (uint64_t)0x10000000 + off * esize, chunk * esize,

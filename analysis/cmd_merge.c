@@ -76,41 +76,40 @@ static size_t device_view(const struct ms_model *m)
 static void ckpt_view(const struct ms_model *m, const struct ms_ckpt_view *v, size_t top)
 {
 	char a[32], ranks[256];
-	printf("\ncheckpoint view: %zu tensors, %s\n", v->n, ms_fmt_bytes(v->bytes, a, sizeof(a)));
-	printf("  consumed exactly once   %12s  %zu tensor%s\n", ms_fmt_bytes(v->once, a, sizeof(a)),
-	       v->status[MS_ST_COMPLETE], v->status[MS_ST_COMPLETE] == 1 ? "" : "s");
-	printf("  more than once          %12s  %zu tensor%s\n", ms_fmt_bytes(v->multi, a, sizeof(a)),
-	       v->status[MS_ST_TWICE], v->status[MS_ST_TWICE] == 1 ? "" : "s");
-	printf("  never consumed          %12s  %zu tensor%s never, %zu partly\n",
-	       ms_fmt_bytes(v->never, a, sizeof(a)), v->status[MS_ST_NEVER],
-	       v->status[MS_ST_NEVER] == 1 ? "" : "s", v->status[MS_ST_PARTIAL]);
-	static const enum ms_status order[] = { MS_ST_NEVER, MS_ST_PARTIAL, MS_ST_TWICE };
-	static const char *const label[] = { "never loaded", "partial", "loaded twice" };
-	for (size_t o = 0; o < 3; o++) {
-		size_t shown = 0;
-		for (size_t i = 0; i < v->n; i++) {
-			const struct ms_ckpt_tensor *t = &v->v[i];
-			if (t->status != order[o])
-				continue;
-			if (shown++ >= top)
-				continue;
-			ranks_of(t, ranks, sizeof(ranks), m);
-			printf("  %-13s %s\n", label[o], t->name);
-			if (t->file)
-				printf("      %s @%" PRIu64 "+%" PRIu64 ": ", t->file, t->foff, t->bytes);
-			else
-				printf("      ");
-			if (order[o] == MS_ST_NEVER)
-				printf("no rank consumed its %" PRIu64 " bytes\n", t->bytes);
-			else if (order[o] == MS_ST_PARTIAL)
-				printf("%" PRIu64 " of %" PRIu64 " bytes never consumed (%s)\n", t->never,
-				       t->bytes, ranks);
-			else
-				printf("%" PRIu64 " bytes consumed more than once (%s)\n", t->multi, ranks);
-		}
-		if (shown > top)
-			printf("  ... and %zu more %s\n", shown - top, label[o]);
+	size_t multi = 0, partly = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		multi += v->v[i].multi > 0;
+		partly += v->v[i].never > 0 && v->v[i].never < v->v[i].bytes;
 	}
+	printf("\ncheckpoint view: %zu tensors, %s\n", v->n, ms_fmt_bytes(v->bytes, a, sizeof(a)));
+	printf("  consumed exactly once   %12s  %zu tensor%s wholly\n", ms_fmt_bytes(v->once, a, sizeof(a)),
+	       v->status[MS_ST_COMPLETE], v->status[MS_ST_COMPLETE] == 1 ? "" : "s");
+	printf("  more than once          %12s  in %zu tensor%s\n", ms_fmt_bytes(v->multi, a, sizeof(a)),
+	       multi, multi == 1 ? "" : "s");
+	printf("  never consumed          %12s  %zu tensor%s wholly, %zu partly\n",
+	       ms_fmt_bytes(v->never, a, sizeof(a)), v->status[MS_ST_NEVER],
+	       v->status[MS_ST_NEVER] == 1 ? "" : "s", partly);
+	size_t shown = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ms_ckpt_tensor *t = &v->v[i];
+		if (t->status == MS_ST_COMPLETE)
+			continue;
+		if (shown++ >= top)
+			continue;
+		const char *what = t->status == MS_ST_NEVER ? "never loaded"
+				   : t->never		      ? "partial"
+							      : "loaded twice";
+		ranks_of(t, ranks, sizeof(ranks), m);
+		printf("  %-13s %s\n", what, t->name);
+		printf("      ");
+		if (t->file)
+			printf("%s @%" PRIu64 "+%" PRIu64 ": ", t->file, t->foff, t->bytes);
+		printf("%" PRIu64 " once, %" PRIu64 " more than once, %" PRIu64 " never of %" PRIu64
+		       " bytes (%s)\n",
+		       t->once, t->multi, t->never, t->bytes, ranks);
+	}
+	if (shown > top)
+		printf("  ... and %zu more tensors not consumed exactly once\n", shown - top);
 }
 
 static void combined(const struct ms_model *m)

@@ -94,8 +94,8 @@ static void summary(FILE *f, const struct ms_run *r)
 			const struct ms_dir_stat *s = &r->dirs[d];
 			if (!s->calls)
 				continue;
-			fprintf(f, "  %-4s %9" PRIu64 " copies %12s  %11s busy  %12s\n", ms_dir_names[d],
-				s->calls, ms_fmt_bytes(s->bytes, a, sizeof(a)),
+			fprintf(f, "  %-4s %9" PRIu64 " cop%-3s %12s  %11s busy  %12s\n", ms_dir_names[d],
+				s->calls, s->calls == 1 ? "y" : "ies", ms_fmt_bytes(s->bytes, a, sizeof(a)),
 				ms_fmt_ns(s->dur_ns, b, sizeof(b)), ms_fmt_rate(s->bytes, s->dur_ns, c, sizeof(c)));
 		}
 		uint64_t span = r->copy_last_t - r->copy_first_t;
@@ -188,11 +188,12 @@ static void sites_lines(FILE *f, const struct ms_run *r, const struct ms_site_sh
 	char name[512], b[32];
 	for (int i = 0; i < MS_TOP_STACKS && s[i].count; i++) {
 		ms_callsite_name(r, s[i].stack, o->symbolize, name, sizeof(name));
-		if (bytes_are_bytes)
+		if (bytes_are_bytes && s[i].bytes)
 			fprintf(f, "      at %s  (%" PRIu64 " cop%s, %s)\n", name, s[i].count,
 				s[i].count == 1 ? "y" : "ies", ms_fmt_bytes(s[i].bytes, b, sizeof(b)));
 		else
-			fprintf(f, "      at %s  (%" PRIu64 "x)\n", name, s[i].count);
+			fprintf(f, "      at %s  (%" PRIu64 " cop%s)\n", name, s[i].count,
+				s[i].count == 1 ? "y" : "ies");
 	}
 }
 
@@ -340,8 +341,8 @@ int ms_cmd_report(int argc, char **argv)
 		complete += m.runs[i].layers_complete;
 	}
 	if (m.nruns > 1)
-		printf("\ncombined   %zu traces, %zu of %zu layers complete, %zu problem%s; "
-		       "`metashim merge` checks the ranks against the checkpoint\n",
+		printf("\ncombined   %zu traces, %zu of %zu layers complete, %zu problem%s "
+		       "(ranks together: metashim merge)\n",
 		       m.nruns, complete, layers_total, problems_total, problems_total == 1 ? "" : "s");
 	ms_model_free(&m);
 	if (fflush(stdout) != 0)

@@ -990,7 +990,8 @@ static int run_problems(struct ms_run *run, struct priv *p)
 		snprintf(pb->detail, sizeof(pb->detail), "%" PRIu64 " of %" PRIu64 " materializations failed",
 			 l->materialize_failed, l->materializations);
 	}
-	qsort(run->problems, run->nproblems, sizeof(*run->problems), cmp_problem);
+	if (run->nproblems > 1)
+		qsort(run->problems, run->nproblems, sizeof(*run->problems), cmp_problem);
 	return 0;
 }
 
@@ -1037,8 +1038,10 @@ static int finish_run(struct ms_run *run)
 	int rc = run_problems(run, p);
 	if (rc < 0)
 		return rc;
-	qsort(run->sites, run->nsites, sizeof(*run->sites), cmp_site);
-	qsort(run->apis, run->napis, sizeof(*run->apis), cmp_api);
+	if (run->nsites > 1)
+		qsort(run->sites, run->nsites, sizeof(*run->sites), cmp_site);
+	if (run->napis > 1)
+		qsort(run->apis, run->napis, sizeof(*run->apis), cmp_api);
 	if (run->end_t == MS_NO_TIME)
 		run->end_t = 0;
 	return 0;

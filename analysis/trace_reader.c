@@ -86,10 +86,20 @@ int ms_parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Keys are a few bytes: an inline compare beats a strcmp call. */
+static inline bool key_eq(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 const char *ms_rec_get(const struct ms_record *r, const char *key)
 {
 	for (size_t i = 0; i < r->nf; i++)
-		if (r->f[i].key[0] == key[0] && strcmp(r->f[i].key, key) == 0)
+		if (key_eq(r->f[i].key, key))
 			return r->f[i].val;
 	return NULL;
 }
@@ -98,7 +108,7 @@ const char *ms_rec_str(struct ms_record *r, const char *key)
 {
 	for (size_t i = 0; i < r->nf; i++) {
 		struct ms_field *f = &r->f[i];
-		if (f->key[0] != key[0] || strcmp(f->key, key) != 0)
+		if (!key_eq(f->key, key))
 			continue;
 		if (!f->decoded) {
 			if (strchr(f->val, '%') && ms_trace_decode(f->val) < 0)
@@ -203,41 +213,41 @@ static int handle_line(struct reader *rd, char *line, size_t len, uint64_t linen
 		return check_magic(rd, line);
 	if (len == 0)
 		return 0;
-	char *p = line;
-	char *sp = memchr(p, ' ', len);
+	/* One pass over the bytes: words end at ' ', a word's first '=' splits key
+	 * from value. Hand-rolled: tokens are short, so library calls per token cost
+	 * more than the scan itself. */
+	char *p = line, *end = line + len;
 	r->type = p;
 	r->nf = 0;
 	r->line = lineno;
 	if (!(p[0] >= 'a' && p[0] <= 'z'))
 		return fail(rd, lineno, "expected a record type word at the start of the line");
-	if (sp) {
-		*sp = '\0';
-		p = sp + 1;
-		char *end = line + len;
-		while (p < end) {
-			if (*p == ' ') {
-				p++;
-				continue;
-			}
-			char *tok = p;
-			char *tend = memchr(p, ' ', (size_t)(end - p));
-			if (!tend)
-				tend = end;
-			*tend = '\0';
-			char *eq = memchr(tok, '=', (size_t)(tend - tok));
-			if (!eq || eq == tok)
-				return fail(rd, lineno, "%s record: expected key=value, got \"%.40s\"", r->type,
-					    tok);
-			if (r->nf == MS_REC_MAX_FIELDS)
-				return fail(rd, lineno, "%s record: more than %d fields", r->type,
-					    MS_REC_MAX_FIELDS);
-			*eq = '\0';
-			r->f[r->nf].key = tok;
-			r->f[r->nf].val = eq + 1;
-			r->f[r->nf].decoded = false;
-			r->nf++;
-			p = tend + 1;
+	while (p < end && *p != ' ')
+		p++;
+	*p = '\0';
+	p++;
+	while (p < end) {
+		if (*p == ' ') {
+			p++;
+			continue;
 		}
+		char *tok = p, *eq = NULL;
+		while (p < end && *p != ' ') {
+			if (*p == '=' && !eq)
+				eq = p;
+			p++;
+		}
+		*p = '\0';
+		if (!eq || eq == tok)
+			return fail(rd, lineno, "%s record: expected key=value, got \"%.40s\"", r->type, tok);
+		if (r->nf == MS_REC_MAX_FIELDS)
+			return fail(rd, lineno, "%s record: more than %d fields", r->type, MS_REC_MAX_FIELDS);
+		*eq = '\0';
+		r->f[r->nf].key = tok;
+		r->f[r->nf].val = eq + 1;
+		r->f[r->nf].decoded = false;
+		r->nf++;
+		p++;
 	}
 	if (strcmp(r->type, MS_REC_FOOTER) == 0)
 		rd->info->footer = true;
