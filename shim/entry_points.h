@@ -132,6 +132,11 @@
 	RT(cudaGetDriverEntryPointByVersion, NULL, 0, 0)                                  \
 	RT(cudaGetDriverEntryPointByVersion_ptsz, NULL, 0, 1)
 
+/* For the code dlsym runs before anything else: a sanitizer runtime calls dlsym
+ * while it initializes, before its shadow memory exists, so this path must not
+ * be instrumented. */
+#define MS_NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
+
 /* Row ids: MS_EP_cuMemAlloc_v2, ... */
 #define MS_EP_ID(sym, proc, version, pt) MS_EP_##sym,
 enum ms_ep_id { MS_ENTRY_POINTS(MS_EP_ID, MS_EP_ID, MS_EP_ID, MS_EP_ID) MS_EP_COUNT };

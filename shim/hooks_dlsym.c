@@ -15,12 +15,16 @@
  * program's own return address (RTLD_NEXT is relative to the caller). */
 int ms_dlsym_route(void *handle, const char *name, void *caller, void **out);
 
-int ms_dlsym_route(void *handle, const char *name, void *caller, void **out)
+MS_NO_SANITIZE int ms_dlsym_route(void *handle, const char *name, void *caller, void **out)
 {
 	int id;
 	void *real;
 
 	ms_real_dlsym_init();
+	if (MS_UNLIKELY(!ms_dlsym_next)) {
+		*out = NULL;    /* no real dlsym to jump to: answer "not found" */
+		return 1;
+	}
 	id = ms_entry_find(name);
 	if (id < 0 || !ms_entries[id].wrapped)
 		return 0;

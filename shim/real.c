@@ -24,7 +24,7 @@ const struct ms_entry ms_entries[MS_EP_COUNT] = { MS_ENTRY_POINTS(ROW_W, ROW_W, 
  * lock-free by every wrapper call. */
 static void *slots[MS_EP_COUNT];
 
-int ms_entry_find(const char *name)
+MS_NO_SANITIZE int ms_entry_find(const char *name)
 {
 	/* Fast reject for the many non-CUDA names dlsym sees; the full compare
 	 * below is what decides (cudnn*, cublas* never match a row). */
@@ -68,21 +68,30 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data)
 	return 1;
 }
 
-static void init_dlsym(void)
+/* Only dlvsym here: this runs inside the first dlsym of the process, which may
+ * come from a sanitizer runtime still initializing (it intercepts dladdr and
+ * dl_iterate_phdr, so those wait for ms_in_shim). */
+MS_NO_SANITIZE static void init_dlsym(void)
 {
-	Dl_info self;
-
 	/* RTLD_NEXT from here: the shim's own dlsym is never the answer. */
 	ms_dlsym_next = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
 	if (!ms_dlsym_next)
 		ms_dlsym_next = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
-	if (dladdr((void *)init_dlsym, &self) && self.dli_fbase) {
+}
+
+static pthread_once_t range_once = PTHREAD_ONCE_INIT;
+
+static void init_range(void)
+{
+	Dl_info self;
+
+	if (dladdr((void *)init_range, &self) && self.dli_fbase) {
 		shim_lo = (uintptr_t)self.dli_fbase;
 		dl_iterate_phdr(find_self, self.dli_fbase);
 	}
 }
 
-void ms_real_dlsym_init(void)
+MS_NO_SANITIZE void ms_real_dlsym_init(void)
 {
 	pthread_once(&dlsym_once, init_dlsym);
 }
@@ -97,7 +106,7 @@ void *ms_real_dlsym(void *handle, const char *name)
 
 bool ms_in_shim(const void *p)
 {
-	ms_real_dlsym_init();
+	pthread_once(&range_once, init_range);
 	return (uintptr_t)p >= shim_lo && (uintptr_t)p < shim_hi;
 }
 
@@ -138,7 +147,7 @@ void *ms_lookup_after(uintptr_t after, const char *name)
 
 	if (!l)
 		return NULL;
-	ms_real_dlsym_init();
+	ms_in_shim(NULL);     /* shim_lo below */
 	l->n = 0;
 	/* Collect first, dlopen after: dlopen inside the dl_iterate_phdr callback
 	 * would take the loader's locks in the opposite order. */
