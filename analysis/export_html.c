@@ -402,7 +402,7 @@ static void timeline_row(FILE *f, const struct ms_run *r, size_t i, const struct
 {
 	const struct ms_layer *l = &r->layers[i];
 	double bh = rh - (rh > 16 ? 8 : 5), by = y + (rh - bh) / 2;
-	fprintf(f, "<g>");
+	fprintf(f, "<g class=\"row %s\">", ms_status_name(l->status));
 	layer_tooltip(f, l);
 	if (i % 2)
 		fprintf(f, "<rect x=\"0\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"#f6f8fa\"/>", y, PAGE_W, rh);
@@ -491,8 +491,9 @@ static void strip(FILE *f, const struct ms_run *r, const char *suffix)
 	for (size_t i = 0; i < r->nlayers; i++) {
 		const struct ms_layer *l = &r->layers[i];
 		int x = (int)(i % (size_t)per_row) * pitch, y = (int)(i / (size_t)per_row) * (ch + 3);
-		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"1\" fill=\"%s\">", x, y,
-			pitch - gap, ch, status_color[l->status]);
+		fprintf(f, "<rect class=\"cell %s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"1\" "
+			   "fill=\"%s\">",
+			ms_status_name(l->status), x, y, pitch - gap, ch, status_color[l->status]);
 		layer_tooltip(f, l);
 		fputs("</rect>\n", f);
 	}
