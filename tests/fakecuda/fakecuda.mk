@@ -50,8 +50,10 @@ $(FC_LIBCUDART): $(FC_RT_OBJ) $(FC_DIR)/libcudart.map
 $(FC_LIBCUDART_A): $(FC_RTS_OBJ)
 	@rm -f $@ && ar rcs $@ $^
 
-$(FC_STATIC_CHECK): $(FC_DIR)/static_check.c $(FC_LIBCUDART_A) | $(DEPS_STAMP)
-	$(CC) $(FC_CFLAGS) -o $@ $< $(FC_LIBCUDART_A) $(LDFLAGS_SAN) -Wl,-rpath,'$$ORIGIN' -ldl -lpthread
+# DT_RPATH (not RUNPATH): it still applies when a sanitizer's dlopen interceptor is the caller.
+$(FC_STATIC_CHECK): $(FC_DIR)/static_check.c $(FC_LIBCUDART_A) $(FC_DIR)/fakecuda.mk | $(DEPS_STAMP)
+	$(CC) $(FC_CFLAGS) -o $@ $< $(FC_LIBCUDART_A) $(LDFLAGS_SAN) \
+	    -Wl,--disable-new-dtags,-rpath,'$$ORIGIN' -ldl -lpthread
 
 ALL_TARGETS += $(FC_LIBCUDA) $(if $(FC_RT_SRC),$(FC_LIBCUDART) $(FC_LIBCUDART_A)) \
                $(if $(wildcard $(FC_DIR)/static_check.c),$(FC_STATIC_CHECK))
