@@ -70,6 +70,7 @@ TEST_TARGETS :=
 -include tests/fakecuda/fakecuda.mk
 -include examples/examples.mk
 -include tests/tests.mk
+-include tests/bench/bench.mk
 
 all: $(ALL_TARGETS)
 
