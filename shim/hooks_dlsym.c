@@ -36,6 +36,17 @@ MS_NO_SANITIZE int ms_dlsym_route(void *handle, const char *name, void *caller, 
 			real = ms_lookup_after((uintptr_t)di.dli_fbase, name);
 	} else {
 		real = ms_real_dlsym(handle, name);
+		/* A global search (RTLD_DEFAULT, the main program's handle) finds the
+		 * shim's own export first. What the program would have found without us
+		 * is the next definition; with none (no CUDA loaded), answer "not found"
+		 * — that lookup also sets dlerror as the real one would. */
+		if (real && ms_in_shim(real)) {
+			real = ms_real_dlsym(RTLD_NEXT, name);
+			if (!real) {
+				*out = NULL;
+				return 1;
+			}
+		}
 	}
 	if (!real)
 		return 0;    /* the real dlsym gives the same answer and sets dlerror */

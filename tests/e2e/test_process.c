@@ -104,9 +104,8 @@ Test(process, a_program_without_cuda_is_unaffected)
 
 /* Libraries probe dlsym(RTLD_DEFAULT, "cudaMemcpy") to learn whether CUDA is loaded;
  * the shim's exported hooks must not make the answer "yes" in a process without
- * CUDA. Disabled until the dlsym override hides its own hooks from such lookups
- * (today it answers "found" for cudaMemcpy). */
-Test(process, probing_for_cuda_with_dlsym_finds_nothing_without_cuda, .disabled = true)
+ * CUDA. */
+Test(process, probing_for_cuda_with_dlsym_finds_nothing_without_cuda)
 {
 	char *bin = e2e_bin("tests/e2e/programs/no_cuda");
 
