@@ -326,10 +326,10 @@ MS_HIDDEN const char *ms_dtype_names(void);
  * expected. */
 MS_HIDDEN int ms_safetensors_load(const char *path, struct ms_desc_set *out, char *err, size_t errcap);
 /* Read a manifest (shim/MANIFEST.md) into a zeroed out. Returns a negative errno on
- * error (out left empty, err says file, JSON path, expectation); 0 when loaded; a
- * positive count when loaded but that many tensors name a file that cannot be
- * stat()ed here: they keep file, offset and length but file_dev/file_ino stay 0
- * (no attribution by file), and err names the first one. */
+ * error (out left empty, err says file, JSON path, expectation), else 0. When some
+ * tensors name a file that cannot be stat()ed here, they are loaded all the same
+ * (file, offset, length kept; file_dev/file_ino 0, so no attribution by file) and
+ * err holds a warning line naming the first: show it when err[0] after a 0 return. */
 MS_HIDDEN int ms_manifest_load(const char *path, struct ms_desc_set *out, char *err, size_t errcap);
 /* Write set as a manifest to fd: layers in first-appearance order (a tensor's layer is
  * desc->layer, else its name up to the last dot), one tensor per line, relative paths

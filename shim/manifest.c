@@ -450,7 +450,7 @@ static int mf_read(struct mf_ctx *c, const char *path, char **text, size_t *len)
 	size_t done = 0;
 	int fd, rc = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return mf_fail(c, -errno, "cannot open: %s", strerror(errno));
 	if (fstat(fd, &st)) {
@@ -519,10 +519,13 @@ int ms_manifest_load(const char *path, struct ms_desc_set *out, char *err, size_
 	if ((rc = mf_parse_root(&c, root, out)))
 		goto out;
 	rc = mf_stat_files(&c, out, note, sizeof(note));
-	if (rc > 0)
-		mf_fail(&c, rc, "%d of %zu tensors name a file that cannot be found here, first %s; they are kept "
-				"without file identity (no attribution by file offset)",
+	if (rc > 0) {
+		/* Loaded all the same: the message is a warning for the caller to show. */
+		mf_fail(&c, 0, "%d of %zu tensors name a file that cannot be found here, first %s; they are kept "
+			       "without file identity (no attribution by file offset)",
 			rc, out->n, note);
+		rc = 0;
+	}
 out:
 	if (rc < 0)
 		ms_desc_set_free(out);

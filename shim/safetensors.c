@@ -472,7 +472,8 @@ static int st_load_file(struct st_ctx *c, const char *file, const char *rel, str
 	uint64_t hlen = 0;
 	int fd, rc;
 
-	fd = open(file, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named as a checkpoint must not hang the program's start. */
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return st_fail(c, -errno, "%s: cannot open: %s", file, strerror(errno));
 	if (fstat(fd, &st)) {
@@ -509,7 +510,7 @@ static int st_read_small(struct st_ctx *c, const char *file, char **text, size_t
 	struct stat st;
 	int fd, rc = 0;
 
-	fd = open(file, O_RDONLY | O_CLOEXEC);
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return st_fail(c, -errno, "%s: cannot open: %s", file, strerror(errno));
 	if (fstat(fd, &st)) {

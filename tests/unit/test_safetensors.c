@@ -511,3 +511,11 @@ Test(safetensors, missing_path_is_rejected)
 {
 	EXPECT_ERROR(in_dir("nope.safetensors"), "nope.safetensors: No such file");
 }
+
+Test(safetensors, a_fifo_is_rejected_without_blocking)
+{
+	cr_assert_eq(mkfifo(in_dir("pipe.safetensors"), 0600), 0);
+	EXPECT_ERROR(in_dir("pipe.safetensors"), "pipe.safetensors: not a regular file");
+	cr_assert_eq(mkfifo(in_dir("pipe.json"), 0600), 0);
+	EXPECT_ERROR(in_dir("pipe.json"), "pipe.json: expected a regular file");
+}
