@@ -79,10 +79,28 @@ MS_HIDDEN void ms_trace_after_fork_child(void);
 MS_HIDDEN uint64_t ms_now_ns(void);           /* ns since trace start (monotonic) */
 MS_HIDDEN uint64_t ms_next_seq(void);         /* event sequence number, from 1 */
 MS_HIDDEN void ms_line_begin(struct ms_line *l, const char *type);
-MS_HIDDEN void ms_line_u64(struct ms_line *l, const char *key, uint64_t v);
-MS_HIDDEN void ms_line_i64(struct ms_line *l, const char *key, int64_t v);
-MS_HIDDEN void ms_line_hex(struct ms_line *l, const char *key, uint64_t v);
-MS_HIDDEN void ms_line_str(struct ms_line *l, const char *key, const char *s); /* encodes */
+/* Field writers take the key's length from the caller: the inline wrappers below
+ * let the compiler fold strlen of the literal keys every caller passes. */
+MS_HIDDEN void ms_line_u64k(struct ms_line *l, const char *key, size_t klen, uint64_t v);
+MS_HIDDEN void ms_line_i64k(struct ms_line *l, const char *key, size_t klen, int64_t v);
+MS_HIDDEN void ms_line_hexk(struct ms_line *l, const char *key, size_t klen, uint64_t v);
+MS_HIDDEN void ms_line_strk(struct ms_line *l, const char *key, size_t klen, const char *s);
+static inline void ms_line_u64(struct ms_line *l, const char *key, uint64_t v)
+{
+	ms_line_u64k(l, key, __builtin_strlen(key), v);
+}
+static inline void ms_line_i64(struct ms_line *l, const char *key, int64_t v)
+{
+	ms_line_i64k(l, key, __builtin_strlen(key), v);
+}
+static inline void ms_line_hex(struct ms_line *l, const char *key, uint64_t v)
+{
+	ms_line_hexk(l, key, __builtin_strlen(key), v);
+}
+static inline void ms_line_str(struct ms_line *l, const char *key, const char *s) /* encodes */
+{
+	ms_line_strk(l, key, __builtin_strlen(key), s);
+}
 /* Append the line and '\n' to the trace atomically (whole lines only). */
 MS_HIDDEN void ms_line_emit(struct ms_line *l);
 /* Like ms_line_emit, but the record alone does not create the trace file: it waits

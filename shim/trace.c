@@ -52,6 +52,13 @@ static uint64_t clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The age of buffered data needs no precision: the coarse clock is a plain read
+ * of the vDSO page (no TSC read), a few ns on the hot path. */
+static uint64_t coarse_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC_COARSE);
+}
+
 uint64_t ms_now_ns(void)
 {
 	return clock_ns(CLOCK_MONOTONIC) - start_mono_ns;
@@ -105,94 +112,171 @@ void ms_say(const char *fmt, ...)
 }
 
 /* -------------------------------------------------------------- line builders */
-/* Room for the text of a line; the '\n' and the NUL always fit after it. */
+/* Hot path: every event formats a dozen fields. Each field is one bounds check
+ * and direct stores into the line; keys come with their length (folded from the
+ * literal by the inline wrappers in internal.h), numbers are formatted two digits
+ * at a time, strings that need no escape are copied as they are scanned. */
+
+/* The longest text a line holds: its '\n' and the NUL always fit after it. */
+#define LINE_TEXT (MS_TRACE_MAX_LINE - 2)
+/* Room for the text of a line, as ms_trace_encode counts it (text + NUL). */
 #define LINE_ROOM (MS_TRACE_MAX_LINE - 1)
 
-static bool put(struct ms_line *l, const char *s, size_t n)
+static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				 "8081828384858687888990919293949596979899";
+
+/* Decimal digits of v. */
+static unsigned dec_len(uint64_t v)
 {
-	if (l->len + n > LINE_ROOM - 1)
-		return false;
-	memcpy(l->buf + l->len, s, n);
-	l->len += n;
-	l->buf[l->len] = '\0';
-	return true;
+	unsigned n = 1;
+
+	while (v >= 10000) {
+		v /= 10000;
+		n += 4;
+	}
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
 }
 
-/* " key=" and the value's text, or nothing at all when the field does not fit. */
-static void put_field(struct ms_line *l, const char *key, const char *val, size_t n)
+/* Write v in decimal at out; returns the length. */
+static size_t fmt_dec(char *out, uint64_t v)
 {
-	size_t keep = l->len, klen = strlen(key);
+	unsigned n = dec_len(v), i = n;
 
-	if (!put(l, " ", 1) || !put(l, key, klen) || !put(l, "=", 1) || !put(l, val, n)) {
-		l->len = keep;
-		l->buf[keep] = '\0';
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+		v /= 100;
+		out[--i] = digits2[d + 1];
+		out[--i] = digits2[d];
 	}
+	if (v >= 10) {
+		out[--i] = digits2[v * 2 + 1];
+		out[--i] = digits2[v * 2];
+	} else {
+		out[--i] = (char)('0' + v);
+	}
+	return n;
+}
+
+/* Write v in lower-case hex (no prefix) at out; returns the length. */
+static size_t fmt_hex(char *out, uint64_t v)
+{
+	size_t n = (size_t)(64 - __builtin_clzll(v | 1) + 3) / 4;
+
+	for (size_t i = n; i--; v >>= 4)
+		out[i] = "0123456789abcdef"[v & 15];
+	return n;
+}
+
+/* Copy a short key without a call to memcpy: overlapping loads never read past
+ * its end. */
+static inline void put_key(char *p, const char *key, size_t klen)
+{
+	if (klen >= 4 && klen <= 8) {
+		uint32_t a, b;
+		memcpy(&a, key, 4);
+		memcpy(&b, key + klen - 4, 4);
+		memcpy(p, &a, 4);
+		memcpy(p + klen - 4, &b, 4);
+	} else {
+		memcpy(p, key, klen);
+	}
+}
+
+/* " key=" at the end of the line when `vmax` more bytes fit after it: the start
+ * of the value, NULL (line unchanged) when the field does not fit. */
+static inline char *field(struct ms_line *l, const char *key, size_t klen, size_t vmax)
+{
+	char *p;
+
+	if (MS_UNLIKELY(l->len + klen + 2 + vmax > LINE_TEXT))
+		return NULL;
+	p = l->buf + l->len;
+	*p++ = ' ';
+	put_key(p, key, klen);
+	p += klen;
+	*p++ = '=';
+	return p;
+}
+
+static inline void field_end(struct ms_line *l, char *end)
+{
+	*end = '\0';
+	l->len = (size_t)(end - l->buf);
 }
 
 void ms_line_begin(struct ms_line *l, const char *type)
 {
-	l->len = 0;
-	l->buf[0] = '\0';
-	put(l, type, strlen(type));
+	size_t n = strlen(type);
+
+	if (n > LINE_TEXT)
+		n = LINE_TEXT;
+	memcpy(l->buf, type, n);
+	l->buf[n] = '\0';
+	l->len = n;
 }
 
-static size_t fmt_u64(char *out, uint64_t v, unsigned base)
+void ms_line_u64k(struct ms_line *l, const char *key, size_t klen, uint64_t v)
 {
-	char tmp[24];
-	size_t n = 0;
+	char *p = field(l, key, klen, 20);
 
-	do {
-		tmp[n++] = "0123456789abcdef"[v % base];
-		v /= base;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	return n;
+	if (p)
+		field_end(l, p + fmt_dec(p, v));
 }
 
-void ms_line_u64(struct ms_line *l, const char *key, uint64_t v)
+void ms_line_i64k(struct ms_line *l, const char *key, size_t klen, int64_t v)
 {
-	char num[24];
-
-	put_field(l, key, num, fmt_u64(num, v, 10));
-}
-
-void ms_line_i64(struct ms_line *l, const char *key, int64_t v)
-{
-	char num[24];
-	size_t n = 0;
+	char *p = field(l, key, klen, 20);
 	uint64_t mag = (uint64_t)v;
 
+	if (!p)
+		return;
 	if (v < 0) {
-		num[n++] = '-';
+		*p++ = '-';
 		mag = -mag;
 	}
-	n += fmt_u64(num + n, mag, 10);
-	put_field(l, key, num, n);
+	field_end(l, p + fmt_dec(p, mag));
 }
 
-void ms_line_hex(struct ms_line *l, const char *key, uint64_t v)
+void ms_line_hexk(struct ms_line *l, const char *key, size_t klen, uint64_t v)
 {
-	char num[24] = "0x";
+	char *p = field(l, key, klen, 18);
 
-	put_field(l, key, num, 2 + fmt_u64(num + 2, v, 16));
+	if (!p)
+		return;
+	p[0] = '0';
+	p[1] = 'x';
+	field_end(l, p + 2 + fmt_hex(p + 2, v));
+}
+
+/* A byte a reader could take for a separator, and '%' itself (trace_format.c). */
+static inline bool needs_escape(unsigned char ch)
+{
+	return ch <= 0x20 || ch == '%' || ch == '=' || ch == 0x7f;
 }
 
 /* Strings are percent-encoded; a value too long for the line is cut at a whole
- * escape, so the line stays well formed (an empty string is written as `key=`). */
-void ms_line_str(struct ms_line *l, const char *key, const char *s)
+ * escape, so the line stays well formed (an empty string is written as `key=`).
+ * Names and API names need no escape: they are copied while being scanned, and
+ * only the rest of a string holding an escapable byte goes through the encoder. */
+void ms_line_strk(struct ms_line *l, const char *key, size_t klen, const char *s)
 {
-	size_t keep = l->len;
+	char *p = field(l, key, klen, 0), *lim;
 
+	if (!p)
+		return;
 	if (!s)
 		s = "";
-	if (!put(l, " ", 1) || !put(l, key, strlen(key)) || !put(l, "=", 1)) {
-		l->len = keep;
-		l->buf[keep] = '\0';
-		return;
+	lim = l->buf + LINE_TEXT;
+	for (; *s && p < lim; s++, p++) {
+		if (MS_UNLIKELY(needs_escape((unsigned char)*s))) {
+			ms_trace_encode(p, (size_t)(lim - p) + 1, s, strlen(s));
+			field_end(l, p + strlen(p));
+			return;
+		}
+		*p = *s;
 	}
-	ms_trace_encode(l->buf + l->len, LINE_ROOM - l->len, s, strlen(s));
-	l->len += strlen(l->buf + l->len);
+	field_end(l, p);
 }
 
 /* ------------------------------------------------------------ the trace file */
@@ -253,12 +337,12 @@ static int expand_pattern(char *dst, size_t cap, const char *pat)
 		size_t len;
 
 		if (p[0] == '%' && p[1] == 'p') {
-			len = fmt_u64(num, (uint64_t)getpid(), 10);
+			len = fmt_dec(num, (uint64_t)getpid());
 			p++;
 		} else if (p[0] == '%' && p[1] == 'r') {
 			long r = rank_of(0);
 
-			len = fmt_u64(num, (uint64_t)(r < 0 ? 0 : r), 10);
+			len = fmt_dec(num, (uint64_t)(r < 0 ? 0 : r));
 			p++;
 		} else if (p[0] == '%' && p[1] == '%') {
 			ins = "%", len = 1;
@@ -335,7 +419,7 @@ static void write_preamble(int fd)
 
 	memcpy(l.buf, MS_TRACE_MAGIC " ", sizeof(MS_TRACE_MAGIC));
 	l.len = sizeof(MS_TRACE_MAGIC);
-	l.len += fmt_u64(l.buf + l.len, MS_TRACE_VERSION, 10);
+	l.len += fmt_dec(l.buf + l.len, MS_TRACE_VERSION);
 	l.buf[l.len++] = '\n';
 	rc = write_all(fd, l.buf, l.len);
 
@@ -430,7 +514,7 @@ static void append(struct ms_line *l, bool create)
 		if (tr.failed)
 			goto out_drop;
 	}
-	now = ms_now_ns();
+	now = coarse_ns();
 	if (!tr.len)
 		tr.oldest_ns = now;
 	memcpy(tr.buf + tr.len, l->buf, l->len);
