@@ -37,7 +37,7 @@
 	X(deviceGetDefaultMemPool, "cuDeviceGetDefaultMemPool", cuDeviceGetDefaultMemPool) \
 	X(ctxGetCurrent, "cuCtxGetCurrent", cuCtxGetCurrent)                     \
 	X(ctxSetCurrent, "cuCtxSetCurrent", cuCtxSetCurrent)                     \
-	X(ctxSynchronize, "cuCtxSynchronize", cuCtxSynchronize)                  \
+	X(ctxSynchronize, "cuCtxSynchronize", cuCtxSynchronize_v2)               \
 	X(memAlloc, "cuMemAlloc", cuMemAlloc_v2)                                 \
 	X(memFree, "cuMemFree", cuMemFree_v2)                                    \
 	X(memAllocAsync, "cuMemAllocAsync", cuMemAllocAsync)                     \

@@ -65,7 +65,8 @@ FCRT_API cudaError_t cudaGetDevice(int *device)
 FCRT_API cudaError_t cudaDeviceSynchronize(void)
 {
 	FCRT_ENTER();
-	return fcrt_done(fcrt_drv.ctxSynchronize());
+	/* At version 13000 "cuCtxSynchronize" is the _v2 ABI; NULL means the current context. */
+	return fcrt_done(fcrt_drv.ctxSynchronize(NULL));
 }
 
 /* ----------------------------------------------------------------------- streams */
