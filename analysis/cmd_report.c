@@ -13,7 +13,9 @@
 #include "model.h"
 
 #define AUTO_COLLAPSE_LAYERS 40 /* more layers than this: clean ones fold into one line */
-#define NAME_W 22
+/* The layer column fits the longest name up to NAME_W; longer ones keep their tail. */
+#define NAME_W 48
+#define NAME_MIN 5
 
 enum layers_mode { LAYERS_AUTO, LAYERS_ALL, LAYERS_PROBLEMS };
 
@@ -123,23 +125,41 @@ static void summary(FILE *f, const struct ms_run *r)
 	}
 }
 
-static void layer_row(FILE *f, const struct ms_run *r, const struct ms_layer *l)
+/* A time in the layer table: ms since the trace started ("-" when none). */
+static const char *at_ms(uint64_t t, char *buf, size_t cap)
 {
-	char nb[NAME_W + 1], t1[16], t2[16], t3[16], g[16], n[8];
+	if (t == MS_NO_TIME)
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "%.3f", (double)t / 1e6);
+	return buf;
+}
+
+static int name_width(const struct ms_run *r)
+{
+	size_t w = NAME_MIN;
+	for (size_t i = 0; i < r->nlayers; i++)
+		if (strlen(r->layers[i].name) > w)
+			w = strlen(r->layers[i].name);
+	return (int)(w < NAME_W ? w : NAME_W);
+}
+
+static void layer_row(FILE *f, int w, const struct ms_layer *l)
+{
+	char nb[NAME_W + 1], t1[24], t2[24], t3[24], g[16], n[8];
 	snprintf(n, sizeof(n), "%zu", l->ntensors);
 	if (l->complete_t != MS_NO_TIME && l->first_t != MS_NO_TIME && l->complete_t >= l->first_t)
-		snprintf(t3, sizeof(t3), "%.3f", (double)(l->complete_t - l->first_t) / 1e9);
+		snprintf(t3, sizeof(t3), "%.3f", (double)(l->complete_t - l->first_t) / 1e6);
 	else
 		snprintf(t3, sizeof(t3), "-");
 	if (l->gbps > 0)
 		snprintf(g, sizeof(g), "%.2f", l->gbps);
 	else
 		snprintf(g, sizeof(g), "-");
-	fprintf(f, "%-22s %3s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %-8s %7s %7s %7s %6s\n",
-		tail(l->name, NAME_W, nb, sizeof(nb)), n, l->expected, l->covered, l->copied,
-		ms_status_name(l->status), ms_fmt_at(l->first_t, t1, sizeof(t1)),
-		ms_fmt_at(l->last_t, t2, sizeof(t2)), t3, g);
-	(void)r;
+	fprintf(f, "%-*s %3s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %-8s %9s %9s %8s %6s\n", w,
+		tail(l->name, (size_t)w, nb, sizeof(nb)), n, l->expected, l->covered, l->copied,
+		ms_status_name(l->status), at_ms(l->first_t, t1, sizeof(t1)),
+		at_ms(l->last_t, t2, sizeof(t2)), t3, g);
 }
 
 static void layers(FILE *f, const struct ms_run *r, const struct report_opts *o)
@@ -158,14 +178,15 @@ static void layers(FILE *f, const struct ms_run *r, const struct report_opts *o)
 	fprintf(f, "\nlayers     %zu, %zu complete", r->nlayers, r->layers_complete);
 	if (fold && clean)
 		fprintf(f, "; %zu clean layers folded into one line (--layers all lists them)", clean);
-	fprintf(f, "\n%-22s %3s %10s %10s %10s %-8s %7s %7s %7s %6s\n", "layer", "tns", "expected",
-		"covered", "copied", "status", "first", "last", "done", "GB/s");
+	int w = name_width(r);
+	fprintf(f, "\n%-*s %3s %10s %10s %10s %-8s %9s %9s %8s %6s\n", w, "layer", "tns", "expected",
+		"covered", "copied", "status", "first ms", "last ms", "took ms", "GB/s");
 	uint64_t fb = 0, fe = 0, ft0 = MS_NO_TIME, ft1 = MS_NO_TIME;
 	for (size_t i = 0; i < r->nlayers; i++) {
 		const struct ms_layer *l = &r->layers[i];
 		bool is_clean = l->status == MS_ST_COMPLETE || l->status == MS_ST_SKIPPED;
 		if (!fold || !is_clean) {
-			layer_row(f, r, l);
+			layer_row(f, w, l);
 			continue;
 		}
 		fb += l->copied_bytes;
