@@ -27,7 +27,7 @@
 #define LABEL_W 300          /* timeline: width of the layer-name column */
 #define LABEL_CHARS 44       /* layer names longer than this keep their tail */
 #define SCROLL_H 560         /* plots and tables taller than this scroll */
-#define MEM_H 260            /* memory plot height */
+#define MEM_H 230            /* memory plot height */
 #define PROBLEM_ROWS 200     /* problems listed before "... and N more" */
 #define SITE_ROWS 15         /* call sites listed */
 
@@ -69,11 +69,11 @@ static const char css[] =
 	".card .s{color:#57606a;font-size:12px}\n"
 	".card.alert .v{color:#b42318}\n"
 	"table{border-collapse:collapse;width:100%;font-size:13px;background:#fff}\n"
-	"th,td{padding:4px 8px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}\n"
+	"th,td{padding:4px 7px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}\n"
 	"th{background:#f0f2f5;position:sticky;top:0;font-weight:600;white-space:nowrap}\n"
 	"td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
-	"table.kv{width:auto}\ntable.kv th{position:static;background:none;color:#57606a;"
-	"font-weight:normal}\n"
+	".facts{display:flex;flex-wrap:wrap;gap:4px 22px;color:#374151;font-size:13px}\n"
+	".facts b{color:#57606a;font-weight:normal}\n"
 	".scroll{max-height:560px;overflow:auto;border:1px solid #dde1e6;border-radius:6px;"
 	"background:#fff}\n"
 	".mono,.site{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}\n"
@@ -256,13 +256,18 @@ static void verdict_text(const struct ms_run *r, char *buf, size_t cap)
 
 static void summary_cards(FILE *f, const struct ms_run *r)
 {
-	char v[64], s[160], a[32], b[32], c[32];
+	char v[64], s[160], a[32], b[32];
 	card(f, false, "Duration", ms_fmt_ns(r->end_t, v, sizeof(v)),
 	     r->has_footer ? "trace ended cleanly" : "trace cut short (no footer)");
-	snprintf(s, sizeof(s), "%" PRIu64 " copies: H2D %s, D2H %s, D2D %s", r->copies,
-		 ms_fmt_bytes(r->dirs[MS_DIR_H2D].bytes, a, sizeof(a)),
-		 ms_fmt_bytes(r->dirs[MS_DIR_D2H].bytes, b, sizeof(b)),
-		 ms_fmt_bytes(r->dirs[MS_DIR_D2D].bytes, c, sizeof(c)));
+	size_t n = (size_t)snprintf(s, sizeof(s), "%" PRIu64 " cop%s", r->copies, r->copies == 1 ? "y" : "ies");
+	const char *sep = ": ";
+	for (int d = 0; d < MS_DIR_COUNT && n < sizeof(s); d++) {
+		if (!r->dirs[d].calls)
+			continue;
+		n += (size_t)snprintf(s + n, sizeof(s) - n, "%s%s %s", sep, ms_dir_names[d],
+				      ms_fmt_bytes(r->dirs[d].bytes, a, sizeof(a)));
+		sep = ", ";
+	}
 	card(f, false, "Bytes copied", ms_fmt_bytes(r->copy_bytes, v, sizeof(v)), s);
 	uint64_t span = r->copy_first_t == MS_NO_TIME ? 0 : r->copy_last_t - r->copy_first_t;
 	snprintf(s, sizeof(s), "over copy time; %s over the copy span",
@@ -285,13 +290,14 @@ static void summary_cards(FILE *f, const struct ms_run *r)
 	card(f, total > 0, "Problems", v, s);
 }
 
-static void kv_row(FILE *f, const char *k, const char *v, bool mono)
+/* One labelled fact of the compact line under the cards. */
+static void fact(FILE *f, const char *k, const char *v, bool mono)
 {
-	fputs("<tr><th>", f);
+	fputs("<span><b>", f);
 	esc(f, k);
-	fputs(mono ? "</th><td class=\"mono\">" : "</th><td>", f);
+	fputs(mono ? "</b> <code class=\"mono\">" : "</b> ", f);
 	esc(f, v);
-	fputs("</td></tr>\n", f);
+	fputs(mono ? "</code></span>\n" : "</span>\n", f);
 }
 
 static void summary(FILE *f, const struct ms_run *r, const char *suffix)
@@ -303,26 +309,28 @@ static void summary(FILE *f, const struct ms_run *r, const char *suffix)
 	esc(f, buf);
 	fputs("</div>\n<div class=\"cards\">\n", f);
 	summary_cards(f, r);
-	fputs("</div>\n<div class=\"panel\"><table class=\"kv\">\n", f);
-	kv_row(f, "program", r->argv && *r->argv ? r->argv : r->exe ? r->exe : "?", true);
+	fputs("</div>\n<div class=\"facts\">\n", f);
+	if (suffix) /* one run: the page's subtitle names the program already */
+		fact(f, "program", r->argv && *r->argv ? r->argv : r->exe ? r->exe : "?", true);
 	snprintf(buf, sizeof(buf), "pid %" PRId64, r->pid);
 	if (r->rank >= 0)
 		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ", rank %" PRId64 " of %" PRId64, r->rank,
 			 r->world);
 	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ", host %s, mode %s, shim %s",
 		 r->host ? r->host : "?", r->mode ? r->mode : "?", r->shim ? r->shim : "?");
-	kv_row(f, "process", buf, false);
-	snprintf(buf, sizeof(buf), "%s, %" PRIu64 " lines%s%s", r->path, r->lines,
-		 r->has_footer ? ", ended cleanly" : ", CUT SHORT (no footer)",
-		 r->dropped ? ", events dropped by the shim: counts are lower bounds" : "");
-	kv_row(f, "trace", buf, false);
+	fact(f, "process", buf, false);
 	if (r->copy_first_t != MS_NO_TIME) {
 		char b[32];
 		snprintf(buf, sizeof(buf), "%s s to %s s", ms_fmt_at(r->copy_first_t, a, sizeof(a)),
 			 ms_fmt_at(r->copy_last_t, b, sizeof(b)));
-		kv_row(f, "copies", buf, false);
+		fact(f, "copies", buf, false);
 	}
-	fputs("</table></div>\n", f);
+	snprintf(buf, sizeof(buf), "%" PRIu64 " lines%s%s", r->lines,
+		 r->has_footer ? ", ended cleanly" : ", CUT SHORT (no footer)",
+		 r->dropped ? ", events dropped by the shim: counts are lower bounds" : "");
+	fact(f, "trace", r->path, true);
+	fact(f, "read", buf, false);
+	fputs("</div>\n", f);
 }
 
 /* ------------------------------------------------------------ load timeline */
@@ -412,7 +420,7 @@ static void timeline_row(FILE *f, const struct ms_run *r, size_t i, const struct
 	if (l->first_t == MS_NO_TIME) {
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" style=\"fill:%s\">%s</text></g>\n", ax->x0 + 6,
 			y + rh / 2 + 4, status_color[l->status], status_color[l->status],
-			l->status == MS_ST_SKIPPED ? "skipped" : "no copies");
+			status_label[l->status]);
 		return;
 	}
 	double x0 = ax_x(ax, l->first_t), x1 = ax_x(ax, l->last_t != MS_NO_TIME ? l->last_t : l->first_t);
@@ -451,7 +459,7 @@ static void timeline(FILE *f, const struct ms_run *r, const char *suffix)
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fit\" width=\"%d\" height=\"26\" "
 		   "viewBox=\"0 0 %d 26\">\n",
 		PAGE_W, PAGE_W);
-	fprintf(f, "<text x=\"%d\" y=\"17\" text-anchor=\"end\" class=\"dim\">layer</text>\n", LABEL_W - 10);
+	fputs("<text x=\"12\" y=\"17\" class=\"dim\">layer</text>\n", f);
 	time_ticks(f, &ax, 22, 26, true, 16);
 	fputs("</svg>\n</div>\n", f);
 	fprintf(f, "<div class=\"gutter\" style=\"max-height:%dpx;overflow-y:auto\">\n", SCROLL_H);
@@ -594,10 +602,10 @@ static void sites_cell(FILE *f, const struct ms_run *r, const struct ms_site_sha
 		ms_callsite_name(r, s[i].stack, ms_export_symbolize, name, sizeof(name));
 		fputs("<span class=\"site\">", f);
 		esc(f, name);
-		fprintf(f, " \xe2\x80\x94 %" PRIu64 " \xc3\x97", s[i].count);
+		fprintf(f, " (%" PRIu64 " cop%s", s[i].count, s[i].count == 1 ? "y" : "ies");
 		if (s[i].bytes)
 			fprintf(f, ", %s", ms_fmt_bytes(s[i].bytes, b, sizeof(b)));
-		fputs("</span>", f);
+		fputs(")</span>", f);
 	}
 	if (!s[0].count)
 		fputs("<span class=\"note\">none recorded</span>", f);
@@ -670,8 +678,8 @@ static void layer_table(FILE *f, const struct ms_run *r, const char *suffix)
 	fputs("<div class=\"scroll\"><table>\n<thead><tr><th class=\"n\">#</th><th>layer</th>"
 	      "<th class=\"n\">tensors</th><th class=\"n\">size</th><th class=\"n\">expected</th>"
 	      "<th class=\"n\">covered</th><th class=\"n\">copied</th><th>status</th>"
-	      "<th class=\"n\">first copy (s)</th><th class=\"n\">last copy (s)</th>"
-	      "<th class=\"n\">complete at (s)</th><th class=\"n\">time to complete</th>"
+	      "<th class=\"n\">first (s)</th><th class=\"n\">last (s)</th>"
+	      "<th class=\"n\">done (s)</th><th class=\"n\">to complete</th>"
 	      "<th class=\"n\">GB/s</th><th class=\"n\">loads</th></tr></thead>\n<tbody>\n",
 	      f);
 	for (size_t i = 0; i < r->nlayers; i++)
