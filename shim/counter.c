@@ -116,6 +116,18 @@ void ms_count_piece(const struct ms_copy *c, struct ms_reg_tensor *t, uint64_t o
 	ms_line_emit(&line);
 	if (MS_UNLIKELY(misaligned))
 		emit_problem(seq, "misaligned", t, off, n);
+	/* Deferred modes: real memory first, so the callback sees a usable layer;
+	 * when there is none the completion is undone (the copy fails, a retry
+	 * completes it again). */
+	if (fire && MS_UNLIKELY(ms_vmm_layer_complete(l))) {
+		pthread_mutex_lock(&l->lock);
+		l->complete = false;
+		l->loads--;
+		l->ndone--;
+		t->done = false;
+		pthread_mutex_unlock(&l->lock);
+		fire = false;
+	}
 	if (fire)
 		layer_completed(seq, l, loads);
 }

@@ -83,6 +83,10 @@
 	DRV(cuMemsetD2D16Async_ptsz, "cuMemsetD2D16Async", 7000, 1)                       \
 	DRV(cuMemsetD2D32Async, "cuMemsetD2D32Async", 3020, 0)                            \
 	DRV(cuMemsetD2D32Async_ptsz, "cuMemsetD2D32Async", 7000, 1)                       \
+	DRV(cuLaunchKernel, "cuLaunchKernel", 4000, 0)                                    \
+	DRV(cuLaunchKernel_ptsz, "cuLaunchKernel", 7000, 1)                               \
+	DRV(cuLaunchKernelEx, "cuLaunchKernelEx", 11060, 0)                               \
+	DRV(cuLaunchKernelEx_ptsz, "cuLaunchKernelEx", 11060, 1)                          \
 	RT(cudaMalloc, NULL, 0, 0)                                                        \
 	RT(cudaFree, NULL, 0, 0)                                                          \
 	RT(cudaMallocAsync, NULL, 0, 0)                                                   \
@@ -127,6 +131,10 @@
 	RT(cudaMemset2D_ptds, NULL, 0, 1)                                                 \
 	RT(cudaMemset2DAsync, NULL, 0, 0)                                                 \
 	RT(cudaMemset2DAsync_ptsz, NULL, 0, 1)                                            \
+	RT(cudaLaunchKernel, NULL, 0, 0)                                                  \
+	RT(cudaLaunchKernel_ptsz, NULL, 0, 1)                                             \
+	RT(cudaLaunchKernelExC, NULL, 0, 0)                                               \
+	RT(cudaLaunchKernelExC_ptsz, NULL, 0, 1)                                          \
 	RT(cudaGetDriverEntryPoint, NULL, 0, 0)                                           \
 	RT(cudaGetDriverEntryPoint_ptsz, NULL, 0, 1)                                      \
 	RT(cudaGetDriverEntryPointByVersion, NULL, 0, 0)                                  \

@@ -10,6 +10,9 @@
 #include "internal.h"
 
 #define MS_U64(x) ((uint64_t)(uintptr_t)(x))
+/* What a call the core took (x.deferred) returns: its error in the hook's own API
+ * (each hooks file defines MS_API_ERR for enum ms_err), else x.rc. */
+#define MS_TAKEN_RC(RET, x) ((x).err ? (RET)MS_API_ERR((x).err) : (RET)(x).rc)
 #define MS_EXPORT __attribute__((visibility("default")))
 
 /* RET sym PARAMS; FILL describes the call in `c` (a struct ms_copy). */
@@ -25,8 +28,10 @@
 			return real ARGS;                               \
 		FILL;                                                   \
 		ms_copy_begin(&c);                                      \
-		rc = c.deferred ? (RET)c.rc : real ARGS;                \
+		rc = c.deferred ? MS_TAKEN_RC(RET, c) : real ARGS;      \
 		ms_copy_end(&c, (int)rc);                               \
+		if (MS_UNLIKELY(c.err))                                 \
+			rc = (RET)MS_API_ERR(c.err);                    \
 		ms_leave();                                             \
 		return rc;                                              \
 	}
@@ -44,9 +49,11 @@
 			return real ARGS;                               \
 		FILL;                                                   \
 		ms_copy_begin(&c);                                      \
-		rc = c.deferred ? (RET)c.rc : real ARGS;                \
+		rc = c.deferred ? MS_TAKEN_RC(RET, c) : real ARGS;      \
 		AFTER;                                                  \
 		ms_copy_end(&c, (int)rc);                               \
+		if (MS_UNLIKELY(c.err))                                 \
+			rc = (RET)MS_API_ERR(c.err);                    \
 		ms_leave();                                             \
 		return rc;                                              \
 	}
@@ -65,7 +72,7 @@
 			return real ARGS;                                 \
 		FILL;                                                     \
 		ms_##KIND##_begin(&a);                                    \
-		rc = a.deferred ? (RET)a.rc : real ARGS;                  \
+		rc = a.deferred ? MS_TAKEN_RC(RET, a) : real ARGS;        \
 		AFTER;                                                    \
 		ms_##KIND##_end(&a, (int)rc);                             \
 		ms_leave();                                               \
@@ -84,10 +91,26 @@
 			return real ARGS;                               \
 		FILL;                                                   \
 		ms_memset_begin(&m);                                    \
-		rc = m.deferred ? (RET)m.rc : real ARGS;                \
+		rc = m.deferred ? MS_TAKEN_RC(RET, m) : real ARGS;      \
 		ms_memset_end(&m, (int)rc);                             \
 		ms_leave();                                             \
 		return rc;                                              \
+	}
+
+/* Kernel launches pass straight through; while deferred memory exists they are
+ * counted (vmm.c), since a kernel writing there writes into scratch. Trace mode
+ * pays one relaxed load. */
+#define MS_LAUNCH_HOOK(RET, MISSING, sym, PARAMS, ARGS)                 \
+	MS_EXPORT RET sym PARAMS                                        \
+	{                                                               \
+		__typeof__(&sym) real = MS_REAL(sym);                   \
+		if (MS_UNLIKELY(!real))                                 \
+			return MISSING;                                 \
+		if (MS_UNLIKELY(ms_vmm_active()) && ms_enter()) {       \
+			ms_vmm_note_launch(#sym);                       \
+			ms_leave();                                     \
+		}                                                       \
+		return real ARGS;                                       \
 	}
 
 /* A linear copy of n bytes. */

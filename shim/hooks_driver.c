@@ -9,9 +9,17 @@
 #include "hooks_common.h"
 
 #define NF CUDA_ERROR_NOT_FOUND
+#define MS_API_ERR(e) ((e) == MS_ERR_OOM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE)
 
 /* ---------------------------------------------------------------- allocation */
-#define ALLOC_RET(dptr) a.ptr = rc == CUDA_SUCCESS && (dptr) ? (uint64_t)*(dptr) : 0
+/* A deferred allocation (a reservation) hands its address out here. */
+#define ALLOC_RET(dptr)                                                         \
+	do {                                                                    \
+		if (a.deferred && rc == CUDA_SUCCESS && (dptr))                 \
+			*(dptr) = (CUdeviceptr)a.ptr;                           \
+		else if (!a.deferred)                                           \
+			a.ptr = rc == CUDA_SUCCESS && (dptr) ? (uint64_t)*(dptr) : 0; \
+	} while (0)
 
 MS_ALLOC_HOOK(alloc, CUresult, NF, cuMemAlloc_v2, (CUdeviceptr * dptr, size_t bytesize),
 	      (dptr, bytesize), a.bytes = bytesize, ALLOC_RET(dptr))
@@ -309,6 +317,22 @@ MEMSET_2D_ASYNC(cuMemsetD2D16Async, unsigned short, 2)
 MEMSET_2D_ASYNC(cuMemsetD2D16Async_ptsz, unsigned short, 2)
 MEMSET_2D_ASYNC(cuMemsetD2D32Async, unsigned int, 4)
 MEMSET_2D_ASYNC(cuMemsetD2D32Async_ptsz, unsigned int, 4)
+
+/* ------------------------------------------------------------ kernel launches */
+#define LAUNCH(sym)                                                                              \
+	MS_LAUNCH_HOOK(CUresult, NF, sym,                                                        \
+		       (CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, \
+			unsigned int by, unsigned int bz, unsigned int shmem, CUstream hStream,  \
+			void **kernelParams, void **extra),                                      \
+		       (f, gx, gy, gz, bx, by, bz, shmem, hStream, kernelParams, extra))
+#define LAUNCH_EX(sym)                                                                            \
+	MS_LAUNCH_HOOK(CUresult, NF, sym,                                                         \
+		       (const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra), \
+		       (config, f, kernelParams, extra))
+LAUNCH(cuLaunchKernel)
+LAUNCH(cuLaunchKernel_ptsz)
+LAUNCH_EX(cuLaunchKernelEx)
+LAUNCH_EX(cuLaunchKernelEx_ptsz)
 
 /* Every DRV row of entry_points.h must have its wrapper above (a missing one is a
  * compile error here). */

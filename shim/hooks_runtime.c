@@ -12,6 +12,7 @@
 #include "hooks_common.h"
 
 #define NF cudaErrorSymbolNotFound
+#define MS_API_ERR(e) ((e) == MS_ERR_OOM ? cudaErrorMemoryAllocation : cudaErrorInvalidValue)
 
 static enum ms_dir dir_of_kind(enum cudaMemcpyKind kind, uint64_t dst, uint64_t src)
 {
@@ -30,7 +31,14 @@ static enum ms_dir dir_of_kind(enum cudaMemcpyKind kind, uint64_t dst, uint64_t 
 }
 
 /* ---------------------------------------------------------------- allocation */
-#define ALLOC_RET(p) a.ptr = rc == cudaSuccess && (p) ? MS_U64(*(p)) : 0
+/* A deferred allocation (a reservation) hands its address out here. */
+#define ALLOC_RET(p)                                                    \
+	do {                                                            \
+		if (a.deferred && rc == cudaSuccess && (p))             \
+			*(p) = (void *)(uintptr_t)a.ptr;                \
+		else if (!a.deferred)                                   \
+			a.ptr = rc == cudaSuccess && (p) ? MS_U64(*(p)) : 0; \
+	} while (0)
 
 MS_ALLOC_HOOK(alloc, cudaError_t, NF, cudaMalloc, (void **devPtr, size_t size), (devPtr, size),
 	      a.bytes = size, ALLOC_RET(devPtr))
@@ -303,6 +311,20 @@ MEMSET2D(cudaMemset2D)
 MEMSET2D(cudaMemset2D_ptds)
 MEMSET2D_ASYNC(cudaMemset2DAsync)
 MEMSET2D_ASYNC(cudaMemset2DAsync_ptsz)
+
+/* ------------------------------------------------------------ kernel launches */
+#define LAUNCH(sym)                                                                        \
+	MS_LAUNCH_HOOK(cudaError_t, NF, sym,                                               \
+		       (const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, \
+			cudaStream_t stream),                                              \
+		       (func, gridDim, blockDim, args, sharedMem, stream))
+#define LAUNCH_EX(sym)                                                                     \
+	MS_LAUNCH_HOOK(cudaError_t, NF, sym, (const cudaLaunchConfig_t *config, const void *func, void **args), \
+		       (config, func, args))
+LAUNCH(cudaLaunchKernel)
+LAUNCH(cudaLaunchKernel_ptsz)
+LAUNCH_EX(cudaLaunchKernelExC)
+LAUNCH_EX(cudaLaunchKernelExC_ptsz)
 
 /* ------------------------------------------------------ driver entry points */
 /* The runtime's way into cuGetProcAddress: what it returns is wrapped exactly as

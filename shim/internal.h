@@ -139,6 +139,12 @@ struct ms_driver {
 	int (*cuMemsetD8)(uint64_t dst, unsigned char v, size_t n);
 	int (*cuCtxSynchronize)(void);
 	int (*cuCtxGetDevice)(int *dev);
+	/* vmm.c: a current context for its own calls before the program made one */
+	int (*cuInit)(unsigned flags);
+	int (*cuDeviceGet)(int *dev, int ordinal);
+	int (*cuDevicePrimaryCtxRetain)(void **ctx, int dev);
+	int (*cuCtxGetCurrent)(void **ctx);
+	int (*cuCtxSetCurrent)(void *ctx);
 };
 /* NULL when no driver can be loaded. */
 MS_HIDDEN const struct ms_driver *ms_driver(void);
@@ -162,6 +168,13 @@ MS_HIDDEN void *ms_lookup_after(uintptr_t after, const char *name);
 /* ------------------------------------------------------------------ "record.c" */
 /* The hooks describe each call in one of these and hand it to the core before and
  * after calling the real function. Hot path: no allocation, no lock but the trace's. */
+/* An error of the shim's own deferred work (vmm.c) that the call must return: each
+ * hooks file turns it into its API's code (MS_API_ERR). */
+enum ms_err {
+	MS_ERR_NONE,
+	MS_ERR_OOM,               /* no device memory: cudaErrorMemoryAllocation, CUDA_ERROR_OUT_OF_MEMORY */
+	MS_ERR_INVALID,           /* a bad argument: cudaErrorInvalidValue, CUDA_ERROR_INVALID_VALUE */
+};
 struct ms_copy {
 	const char *api;          /* entry point name as the program called it */
 	uint64_t dst, src;        /* addresses as passed */
@@ -174,6 +187,7 @@ struct ms_copy {
 	uint32_t stack;           /* stack trie id, 0 when none */
 	bool deferred;            /* set by the core: the copy was taken, do not call real */
 	int rc;                   /* the result to return when deferred */
+	enum ms_err err;          /* set by the core: return this error (deferred or not) */
 };
 struct ms_alloc {
 	const char *api;
@@ -186,6 +200,7 @@ struct ms_alloc {
 	bool map;                 /* cuMemMap/cuMemUnmap: addresses of memory counted at create */
 	bool deferred;            /* the core satisfied the call (deferred modes) */
 	int rc;
+	enum ms_err err;          /* the core failed the call with this (deferred) */
 };
 struct ms_memset {
 	const char *api;
@@ -195,6 +210,7 @@ struct ms_memset {
 	uint32_t stack;
 	bool deferred;
 	int rc;
+	enum ms_err err;          /* the core failed the call with this (deferred) */
 };
 MS_HIDDEN void ms_copy_begin(struct ms_copy *c);
 MS_HIDDEN void ms_copy_end(struct ms_copy *c, int rc);
@@ -248,6 +264,87 @@ MS_HIDDEN int ms_vmm_materialize_all(void);
 MS_HIDDEN int ms_vmm_release_layer(const char *layer, unsigned flags);
 MS_HIDDEN int ms_vmm_restore_layer(const char *layer);
 MS_HIDDEN int ms_vmm_finalize(void);
+/* True while deferred memory (a reservation) exists: the copy, memset and launch
+ * paths ask vmm.c only then. One relaxed atomic load; always false in trace mode. */
+MS_HIDDEN bool ms_vmm_active(void);
+/* Deferred modes: take an allocation (a reservation: a->deferred, a->ptr) or a
+ * free of one; leave the rest to the real call. */
+MS_HIDDEN void ms_vmm_alloc(struct ms_alloc *a);
+MS_HIDDEN void ms_vmm_free(struct ms_alloc *a);
+/* A copy or memset touching deferred, unmaterialized memory is taken
+ * (c->deferred): performed where the memory is real, recorded (layerwise) or
+ * dropped (meta) where it is not; reads of it see zeros plus what was recorded. */
+MS_HIDDEN void ms_vmm_copy(struct ms_copy *c);
+MS_HIDDEN void ms_vmm_memset(struct ms_memset *m);
+/* counter.c, when layer l just became complete (before its complete record and
+ * the callback): materialize it in layerwise mode. A negative errno means the
+ * layer could not get memory; the counter then undoes the completion, and the
+ * copy that completed it fails (ms_vmm_take_err on the same thread). */
+struct ms_reg_layer;
+MS_HIDDEN int ms_vmm_layer_complete(struct ms_reg_layer *l);
+/* The error a completion left for the current thread's copy (MS_ERR_NONE). */
+MS_HIDDEN enum ms_err ms_vmm_take_err(void);
+/* A kernel launch: counted and written as a launch record while deferred memory
+ * exists (the kernel may write into scratch). */
+MS_HIDDEN void ms_vmm_note_launch(const char *api);
+/* Granule math, shared with the tests: bytes rounded up to the granularity g (a
+ * power of two); the granules [*g0, *g1) of a reservation at base that the byte
+ * range [lo, hi) touches. */
+MS_HIDDEN uint64_t ms_vmm_round_up(uint64_t bytes, uint64_t g);
+MS_HIDDEN void ms_vmm_granules(uint64_t base, uint64_t g, uint64_t lo, uint64_t hi, uint64_t *g0, uint64_t *g1);
+
+/* --- "replay.c": the log of writes into deferred memory (layerwise), in program
+ * order. Not thread-safe (vmm.c's lock); knows nothing about CUDA. */
+enum ms_rlog_kind {
+	MS_RLOG_STAGED,           /* bytes copied into host memory the log owns */
+	MS_RLOG_REF,              /* bytes that stay valid where they are (a file mapping) */
+	MS_RLOG_FILL,             /* a memset: value repeated in esize-byte elements */
+};
+struct ms_rlog_entry {
+	uint64_t dst, len;        /* device bytes written */
+	uint64_t seq;             /* the event that wrote them */
+	const void *src;          /* STAGED (owned), REF; NULL for FILL */
+	uint32_t value;           /* FILL */
+	uint8_t esize;            /* FILL: 1, 2 or 4 */
+	uint8_t kind;             /* enum ms_rlog_kind */
+};
+struct ms_rlog {
+	struct ms_rlog_entry *v;
+	size_t n, cap;
+	uint64_t staged;          /* host bytes held by STAGED entries */
+	uint64_t staged_peak;
+};
+/* Device side of a replay: write len bytes at dst, or fill them from entry e's
+ * pattern. 0 or a negative errno (the replay stops). */
+struct ms_rlog_dev {
+	int (*write)(void *ctx, uint64_t dst, const void *src, uint64_t len);
+	int (*fill)(void *ctx, const struct ms_rlog_entry *e, uint64_t dst, uint64_t len);
+	void *ctx;
+};
+struct ms_rlog_span {
+	uint64_t lo, hi;
+};
+/* Append a copy of len bytes from src (stage: copy them now; else keep src). */
+MS_HIDDEN int ms_rlog_add_copy(struct ms_rlog *l, uint64_t dst, const void *src, uint64_t len, bool stage,
+			       uint64_t seq);
+MS_HIDDEN int ms_rlog_add_fill(struct ms_rlog *l, uint64_t dst, uint64_t len, uint32_t value, unsigned esize,
+			       uint64_t seq);
+/* Replay, in log order, every entry's overlap with the spans; *replayed counts
+ * the entries that touched any. Entries stay in the log (ms_rlog_drop). */
+MS_HIDDEN int ms_rlog_replay(struct ms_rlog *l, const struct ms_rlog_span *spans, size_t nspans,
+			     const struct ms_rlog_dev *dev, uint64_t *replayed);
+/* Overlay what the log wrote into [lo, hi) onto out (hi - lo bytes). */
+MS_HIDDEN void ms_rlog_read(const struct ms_rlog *l, uint64_t lo, uint64_t hi, void *out);
+MS_HIDDEN bool ms_rlog_touches(const struct ms_rlog *l, uint64_t lo, uint64_t hi);
+/* Remove (and free) the entries for which done(ctx, lo, hi) is true; returns how many. */
+MS_HIDDEN size_t ms_rlog_drop(struct ms_rlog *l, bool (*done)(void *ctx, uint64_t lo, uint64_t hi), void *ctx);
+MS_HIDDEN void ms_rlog_free(struct ms_rlog *l);
+/* Bytes [at, at+len) of fill e's pattern into out. */
+MS_HIDDEN void ms_rlog_fill_pattern(const struct ms_rlog_entry *e, uint64_t at, void *out, uint64_t len);
+/* When src lies in a mapping of a registered checkpoint file: a pointer to the
+ * same bytes in the shim's own mapping of that file (valid for the process's
+ * life); NULL otherwise (the caller stages). */
+MS_HIDDEN const void *ms_rlog_file_ref(uint64_t src, uint64_t len);
 
 /* ------------------------------------------------------------------ "unwind.c" */
 /* Backtraces: the caller's stack deduplicated into a trie of (parent, pc) nodes. */

@@ -302,6 +302,11 @@ static void init_driver(void)
 	fetch(gpa, "cuMemsetD8", &driver.cuMemsetD8);
 	fetch(gpa, "cuCtxSynchronize", &driver.cuCtxSynchronize);
 	fetch(gpa, "cuCtxGetDevice", &driver.cuCtxGetDevice);
+	fetch(gpa, "cuInit", &driver.cuInit);
+	fetch(gpa, "cuDeviceGet", &driver.cuDeviceGet);
+	fetch(gpa, "cuDevicePrimaryCtxRetain", &driver.cuDevicePrimaryCtxRetain);
+	fetch(gpa, "cuCtxGetCurrent", &driver.cuCtxGetCurrent);
+	fetch(gpa, "cuCtxSetCurrent", &driver.cuCtxSetCurrent);
 	driver_ok = true;
 }
 

@@ -60,9 +60,12 @@ void ms_copy_begin(struct ms_copy *c)
 {
 	c->deferred = false;
 	c->rc = 0;
+	c->err = MS_ERR_NONE;
 	if (!c->rows)
 		c->rows = 1;
 	stamp(&c->seq, &c->t0, &c->stack);
+	if (MS_UNLIKELY(ms_vmm_active()))
+		ms_vmm_copy(c);
 }
 
 void ms_copy_end(struct ms_copy *c, int rc)
@@ -86,8 +89,12 @@ void ms_copy_end(struct ms_copy *c, int rc)
 	if (c->deferred)
 		ms_line_u64(&l, "deferred", 1);
 	ms_line_emit(&l);
-	if (rc == 0 && (c->dir == MS_DIR_H2D || c->dir == MS_DIR_D2D || c->dir == MS_DIR_P2P))
+	if (rc == 0 && (c->dir == MS_DIR_H2D || c->dir == MS_DIR_D2D || c->dir == MS_DIR_P2P)) {
 		ms_count_copy(c);
+		/* a layer this copy completed could not be materialized */
+		if (MS_UNLIKELY(ms_vmm_active()) && c->err == MS_ERR_NONE)
+			c->err = ms_vmm_take_err();
+	}
 }
 
 static void alloc_record(struct ms_alloc *a, const char *type, int rc)
@@ -110,11 +117,19 @@ static void alloc_record(struct ms_alloc *a, const char *type, int rc)
 	ms_line_emit(&l);
 }
 
-void ms_alloc_begin(struct ms_alloc *a)
+static void alloc_stamp(struct ms_alloc *a)
 {
 	a->deferred = false;
 	a->rc = 0;
+	a->err = MS_ERR_NONE;
 	stamp(&a->seq, &a->t0, &a->stack);
+}
+
+void ms_alloc_begin(struct ms_alloc *a)
+{
+	alloc_stamp(a);
+	if (MS_UNLIKELY(ms_cfg.mode != MS_MODE_TRACE))
+		ms_vmm_alloc(a);
 }
 
 void ms_alloc_end(struct ms_alloc *a, int rc)
@@ -124,7 +139,9 @@ void ms_alloc_end(struct ms_alloc *a, int rc)
 
 void ms_free_begin(struct ms_alloc *a)
 {
-	ms_alloc_begin(a);
+	alloc_stamp(a);
+	if (MS_UNLIKELY(ms_cfg.mode != MS_MODE_TRACE))
+		ms_vmm_free(a);
 }
 
 void ms_free_end(struct ms_alloc *a, int rc)
@@ -136,9 +153,12 @@ void ms_memset_begin(struct ms_memset *m)
 {
 	m->deferred = false;
 	m->rc = 0;
+	m->err = MS_ERR_NONE;
 	if (!m->rows)
 		m->rows = 1;
 	stamp(&m->seq, &m->t0, &m->stack);
+	if (MS_UNLIKELY(ms_vmm_active()))
+		ms_vmm_memset(m);
 }
 
 void ms_memset_end(struct ms_memset *m, int rc)
