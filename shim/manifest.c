@@ -314,11 +314,25 @@ static int mf_parse_layer(struct mf_ctx *c, json_t *l, size_t li, struct ms_desc
 	return 0;
 }
 
+/* Same file: same identity when both were found (whatever the paths say), else same path. */
+static int mf_cmp_same_file(const struct ms_tensor_desc *x, const struct ms_tensor_desc *y)
+{
+	bool xi = x->file_ino || x->file_dev, yi = y->file_ino || y->file_dev;
+
+	if (xi != yi)
+		return xi ? -1 : 1;
+	if (!xi)
+		return strcmp(x->file, y->file);
+	if (x->file_dev != y->file_dev)
+		return x->file_dev < y->file_dev ? -1 : 1;
+	return x->file_ino < y->file_ino ? -1 : x->file_ino > y->file_ino;
+}
+
 static int mf_cmp_file(const void *a, const void *b, void *arg)
 {
 	const struct ms_tensor_desc *v = arg;
 	const struct ms_tensor_desc *x = &v[*(const size_t *)a], *y = &v[*(const size_t *)b];
-	int r = strcmp(x->file, y->file);
+	int r = mf_cmp_same_file(x, y);
 
 	if (r)
 		return r;
@@ -327,7 +341,8 @@ static int mf_cmp_file(const void *a, const void *b, void *arg)
 	return x->flen < y->flen ? -1 : x->flen > y->flen;
 }
 
-/* Tensors sharing a file must not share bytes (the same check the checkpoint reader makes). */
+/* Tensors sharing a file must not share bytes (the same check the checkpoint reader
+ * makes). After mf_stat_files, so that two spellings of one file path are one file. */
 static int mf_check_overlap(struct mf_ctx *c, const struct ms_desc_set *set)
 {
 	size_t *ix = malloc((set->n + 1) * sizeof(*ix)), m = 0, far = 0;
@@ -339,12 +354,13 @@ static int mf_check_overlap(struct mf_ctx *c, const struct ms_desc_set *set)
 	for (size_t i = 0; i < set->n; i++)
 		if (set->v[i].file && set->v[i].flen)
 			ix[m++] = i;
-	qsort_r(ix, m, sizeof(*ix), mf_cmp_file, set->v);
+	if (m > 1)
+		qsort_r(ix, m, sizeof(*ix), mf_cmp_file, set->v);
 	for (size_t k = 0; k < m && !rc; k++) {
 		const struct ms_tensor_desc *d = &set->v[ix[k]], *f = &set->v[far];
 		char qa[160];
 
-		if (have && !strcmp(d->file, f->file) && d->foff < f->foff + f->flen) {
+		if (have && !mf_cmp_same_file(d, f) && d->foff < f->foff + f->flen) {
 			const struct mf_where *w = &c->where[ix[k]], *wf = &c->where[far];
 
 			rc = mf_fail(c, -EINVAL,
@@ -356,7 +372,7 @@ static int mf_check_overlap(struct mf_ctx *c, const struct ms_desc_set *set)
 				     (unsigned long long)(f->foff + f->flen));
 			break;
 		}
-		if (!have || strcmp(d->file, f->file) || d->foff + d->flen > f->foff + f->flen)
+		if (!have || mf_cmp_same_file(d, f) || d->foff + d->flen > f->foff + f->flen)
 			far = ix[k];
 		have = true;
 	}
@@ -440,7 +456,7 @@ static int mf_parse_root(struct mf_ctx *c, json_t *root, struct ms_desc_set *set
 		return mf_fail(c, -ENOMEM, "out of memory");
 	if (!(set->source = strdup(src ? json_string_value(src) : c->file)))
 		return mf_fail(c, -ENOMEM, "out of memory");
-	return mf_check_overlap(c, set);
+	return 0;
 }
 
 /* The whole manifest in memory (a 1M-tensor manifest is some 200 MB). */
@@ -519,6 +535,13 @@ int ms_manifest_load(const char *path, struct ms_desc_set *out, char *err, size_
 	if ((rc = mf_parse_root(&c, root, out)))
 		goto out;
 	rc = mf_stat_files(&c, out, note, sizeof(note));
+	if (rc >= 0) {
+		int missing = rc;
+
+		if ((rc = mf_check_overlap(&c, out)))
+			goto out;
+		rc = missing;
+	}
 	if (rc > 0) {
 		/* Loaded all the same: the message is a warning for the caller to show. */
 		mf_fail(&c, 0, "%d of %zu tensors name a file that cannot be found here, first %s; they are kept "

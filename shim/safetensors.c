@@ -361,6 +361,27 @@ static int st_check_overlap(struct st_ctx *c, const char *file, struct ms_tensor
 	return 0;
 }
 
+/* Keep a file's metadata under its name, made valid UTF-8 ('?' for other bytes) since
+ * a Linux file name need not be, and JSON text must. */
+static int st_meta_set(struct st_ctx *c, const char *file, const char *rel, json_t *meta)
+{
+	json_t *probe = json_string(rel);
+	char *key = strdup(rel);
+	int rc = 0;
+
+	if (!key)
+		return st_fail(c, -ENOMEM, "%s: out of memory", file);
+	if (!probe)
+		for (char *p = key; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+	if (json_object_set(c->meta, key, meta))
+		rc = st_fail(c, -ENOMEM, "%s: out of memory", file);
+	json_decref(probe);
+	free(key);
+	return rc;
+}
+
 static int st_keep_metadata(struct st_ctx *c, const char *file, const char *rel, json_t *meta)
 {
 	const char *k;
@@ -376,9 +397,7 @@ static int st_keep_metadata(struct st_ctx *c, const char *file, const char *rel,
 			return st_fail(c, -EINVAL, "%s: __metadata__[%s]: expected a string, got %s", file,
 				       ms_desc_quote(k, qk, sizeof(qk)), st_what(v, what, sizeof(what)));
 	}
-	if (json_object_set(c->meta, rel, meta))
-		return st_fail(c, -ENOMEM, "%s: out of memory", file);
-	return 0;
+	return st_meta_set(c, file, rel, meta);
 }
 
 /* The header's JSON text: bounds first, then read with pread (checkpoints are huge;
@@ -449,7 +468,7 @@ static int st_parse_header(struct st_ctx *c, const char *file, const char *rel, 
 				       ms_desc_quote(name, qn, sizeof(qn)), json_string_value(prev));
 		d = ms_desc_set_add(set);
 		if (!d || !(d->name = strdup(name)) || !(d->file = strdup(file)) ||
-		    json_object_set_new(c->seen, name, json_string(file)))
+		    json_object_set_new(c->seen, name, json_string_nocheck(file)))
 			return st_fail(c, -ENOMEM, "%s: out of memory", file);
 		d->file_dev = (uint64_t)st->st_dev;
 		d->file_ino = (uint64_t)st->st_ino;
@@ -651,8 +670,8 @@ static int st_load_index_json(struct st_ctx *c, const char *index, json_t *root,
 	if (meta && !json_is_object(meta))
 		return st_fail(c, -EINVAL, "%s: metadata: expected an object, got %s", index,
 			       st_what(meta, what, sizeof(what)));
-	if (meta && json_object_set(c->meta, st_basename(index), meta))
-		return st_fail(c, -ENOMEM, "%s: out of memory", index);
+	if (meta && (rc = st_meta_set(c, index, st_basename(index), meta)))
+		return rc;
 	if (!(counts = json_object()))
 		return st_fail(c, -ENOMEM, "%s: out of memory", index);
 	if ((rc = st_index_shards(c, index, wmap, counts, &shards, &nshards)))

@@ -424,6 +424,13 @@ Test(manifest, duplicate_tensors_and_overlapping_ranges_are_rejected)
 			     "{\"name\": \"y\", \"dtype\": \"U8\", \"shape\": [8], \"file\": \"f.safetensors\", "
 			     "\"offset\": 14, \"length\": 8}]}]}");
 	EXPECT_ERROR(in_dir("o.json"), "layers[0].tensors[1]: bytes [14, 22) of", "overlap those of layers[0].tensors[0] [10, 18)");
+	/* The same file by another path is the same file. */
+	write_text("o2.json", "{\"metashim_manifest\": 1, \"layers\": [{\"name\": \"a\", \"tensors\": ["
+			      "{\"name\": \"x\", \"dtype\": \"U8\", \"shape\": [8], \"file\": \"f.safetensors\", "
+			      "\"offset\": 10, \"length\": 8},"
+			      "{\"name\": \"y\", \"dtype\": \"U8\", \"shape\": [8], \"file\": \"./f.safetensors\", "
+			      "\"offset\": 14, \"length\": 8}]}]}");
+	EXPECT_ERROR(in_dir("o2.json"), "overlap those of");
 }
 
 Test(manifest, duplicate_json_keys_are_rejected)

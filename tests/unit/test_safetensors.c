@@ -519,3 +519,17 @@ Test(safetensors, a_fifo_is_rejected_without_blocking)
 	cr_assert_eq(mkfifo(in_dir("pipe.json"), 0600), 0);
 	EXPECT_ERROR(in_dir("pipe.json"), "pipe.json: expected a regular file");
 }
+
+Test(safetensors, file_names_that_are_not_utf8_still_load)
+{
+	struct ms_desc_set set = {0};
+
+	write_st("b\xe9.safetensors", "{\"__metadata__\":{\"k\":\"v\"},\"a\":{\"dtype\":\"U8\",\"shape\":[1],"
+				      "\"data_offsets\":[0,1]}}",
+		 1);
+	cr_assert_eq(ms_safetensors_load(dir, &set, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(set.n, 1);
+	cr_expect_str_eq(set.v[0].file, in_dir("b\xe9.safetensors"));
+	cr_expect_str_eq(set.metadata_json, "{\"b?.safetensors\":{\"k\":\"v\"}}");
+	ms_desc_set_free(&set);
+}
