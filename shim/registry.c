@@ -1,13 +1,24 @@
 /* registry.c — layer and tensor descriptors, and the two interval indexes the copy
  * path searches: by device address and by (file dev, ino, offset).
  *
- * Readers (every intercepted copy) never lock and never allocate: each index is an
- * immutable snapshot — a few sorted runs, leveled like an LSM tree (run i holds at
- * most 8^(i+1) entries) — published through an atomic pointer. A writer (registration,
- * bind, unregister; serialized by reg_lock) builds a new snapshot, copying only the
- * small runs it merges, publishes it, waits for a grace period (a two-counter epoch
- * scheme, below) and then frees what no reader can still hold. Device ranges never
- * overlap across the whole index, so at most one run holds a given address. */
+ * Readers (every intercepted copy) never allocate and never lock in the steady
+ * state: each index is an immutable snapshot of sorted runs published through an
+ * atomic pointer; a writer (serialized by reg_lock) builds a new snapshot,
+ * publishes it, waits for a grace period (a two-counter epoch scheme, below) and
+ * then frees what no reader can still hold.
+ *
+ * The device index is the hot one. Its runs are struct-of-arrays (a search reads
+ * only the 8-byte starts), their sizes fall geometrically (each more than twice
+ * the next), and new ranges (registration, bind) first collect in a writer-side
+ * sorted pending array: the first lookup after a burst of registrations merges the
+ * whole burst at once (1M registrations: one sort, one run), so registration is
+ * amortized O(log n) and a lookup that follows a registration still sees it. Each
+ * thread also keeps the few ranges around its last hit (loaders copy tensor after
+ * tensor), valid while the index generation is unchanged. Device ranges never
+ * overlap across the whole index, so at most one run holds a given address.
+ *
+ * The file index (bulk-loaded from checkpoints and manifests) keeps a leveled
+ * array of (dev, ino, lo) entries, like an LSM tree (run i holds at most 8^(i+1)). */
 #include <errno.h>
 #include <regex.h>
 #include <sched.h>
@@ -35,7 +46,6 @@ struct ms_index {
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic(struct ms_index *) dev_idx;
 static _Atomic(struct ms_index *) file_idx;
 static atomic_size_t live_tensors;
 
@@ -45,10 +55,16 @@ static size_t ntensors, tensors_cap;
 static struct ms_reg_layer **layers;
 static size_t nlayers, layers_cap;
 
-/* Name -> object, open addressing; entries are never removed (objects live on). */
+/* Name -> object, open addressing; entries are never removed (objects live on).
+ * Each slot keeps the name's hash, so a probe compares strings only on a full
+ * hash match (one cache line per probe, not one per name). */
+struct name_slot {
+	uint64_t hash;
+	const char *key;   /* NULL: empty */
+	void *val;
+};
 struct name_tab {
-	const char **keys;
-	void **vals;
+	struct name_slot *slot;
 	size_t n, cap;
 };
 static struct name_tab tensor_names, layer_names;
@@ -59,7 +75,8 @@ static struct {
 	int depth;
 	bool has_re;
 	regex_t re;
-	char skip[sizeof(ms_cfg.skip)];
+	char skip[sizeof(ms_cfg.skip)]; /* the list, each comma replaced by a NUL */
+	size_t skip_len;
 } naming;
 static bool trace_live; /* records are written (set by ms_registry_load) */
 
@@ -277,32 +294,381 @@ static int index_build(_Atomic(struct ms_index *) *pidx, struct ms_run *all)
 	return 0;
 }
 
+/* ------------------------------------------------------------- device index */
+/* One sorted run of device ranges, struct-of-arrays in one allocation. */
+struct dev_run {
+	size_t n;
+	uint64_t *lo, *hi;             /* [lo, hi) sorted by lo, disjoint */
+	struct ms_reg_tensor **t;
+};
+#define DEV_RUNS 64
+/* Runs largest first; each holds more than twice the entries of the next, so a
+ * lookup searches O(log n) runs at worst and one after a bulk registration. */
+struct dev_index {
+	int nruns;
+	struct dev_run *run[DEV_RUNS];
+};
+struct dev_ent {
+	uint64_t lo, hi;
+	struct ms_reg_tensor *t;
+};
+
+static _Atomic(struct dev_index *) dev_snap;
+/* Bumped after every publish (after the pointer store): a thread's cached ranges
+ * are good while the generation they were read under is current. */
+static atomic_uint_fast64_t dev_gen = 1;
+/* Set (release) when pending holds ranges a lookup must merge first. */
+static atomic_bool dev_dirty;
+/* Writer side, guarded by reg_lock: ranges registered or bound since the last
+ * merge, sorted by lo, disjoint from each other and from the snapshot. */
+static struct dev_ent *pending;
+static size_t npending, pending_cap;
+/* Beyond this a registration that does not append in address order merges the
+ * pending ranges first (an insertion moves at most this many entries). */
+#define PENDING_SORTED_MAX 1024
+
+/* Per thread: up to DEV_WIN consecutive ranges of one run around the last hit,
+ * read under generation `gen` (0: empty). initial-exec: no __tls_get_addr. */
+#define DEV_WIN 4
+static __thread struct {
+	uint64_t gen;
+	uint64_t lo[DEV_WIN], hi[DEV_WIN];
+	struct ms_reg_tensor *t[DEV_WIN];
+} tl_win __attribute__((tls_model("initial-exec")));
+
+static struct dev_run *dev_run_new(size_t n)
+{
+	size_t arrays = n * (2 * sizeof(uint64_t) + sizeof(struct ms_reg_tensor *));
+	struct dev_run *r = malloc(sizeof(*r) + arrays);
+
+	if (!r)
+		return NULL;
+	r->n = n;
+	r->lo = (uint64_t *)(r + 1);
+	r->hi = r->lo + n;
+	r->t = (struct ms_reg_tensor **)(r->hi + n);
+	return r;
+}
+
+/* Index of the last start <= x, or SIZE_MAX when every start is above x.
+ * Branch-free halving; the compiler turns the step into a conditional move. */
+static size_t run_floor(const uint64_t *lo, size_t n, uint64_t x)
+{
+	const uint64_t *base = lo;
+
+	if (!n || lo[0] > x)
+		return SIZE_MAX;
+	while (n > 1) {
+		size_t half = n / 2;
+		__builtin_prefetch(&base[half / 2]);
+		__builtin_prefetch(&base[half + half / 2]);
+		base = base[half] <= x ? base + half : base;
+		n -= half;
+	}
+	return (size_t)(base - lo);
+}
+
+/* Search a snapshot (the caller keeps it alive: epoch, or reg_lock). On a hit,
+ * fill the thread's window when win is set. */
+static bool dev_search(const struct dev_index *idx, uint64_t x, struct ms_hit *hit, uint64_t gen, bool win)
+{
+	for (int i = 0; idx && i < idx->nruns; i++) {
+		const struct dev_run *r = idx->run[i];
+		size_t k = run_floor(r->lo, r->n, x);
+
+		if (k == SIZE_MAX || x >= r->hi[k])
+			continue;
+		hit->t = r->t[k];
+		hit->lo = r->lo[k];
+		hit->hi = r->hi[k];
+		if (win) {
+			size_t w = r->n - k < DEV_WIN ? r->n - k : DEV_WIN;
+			for (size_t j = 0; j < DEV_WIN; j++) {
+				tl_win.lo[j] = j < w ? r->lo[k + j] : 0;
+				tl_win.hi[j] = j < w ? r->hi[k + j] : 0;
+				tl_win.t[j] = j < w ? r->t[k + j] : NULL;
+			}
+			tl_win.gen = gen;
+		}
+		return true;
+	}
+	return false;
+}
+
+static uint64_t dev_search_next(const struct dev_index *idx, uint64_t x)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; idx && i < idx->nruns; i++) {
+		const struct dev_run *r = idx->run[i];
+		size_t k = run_floor(r->lo, r->n, x);
+		size_t u = k == SIZE_MAX ? 0 : k + 1;
+
+		if (u < r->n && r->lo[u] < best)
+			best = r->lo[u];
+	}
+	return best;
+}
+
+static int dev_ent_cmp(const void *a, const void *b)
+{
+	const struct dev_ent *x = a, *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+static struct dev_run *dev_merge(const struct dev_run *a, const struct dev_run *b)
+{
+	size_t i = 0, j = 0, k = 0;
+	struct dev_run *r = dev_run_new(a->n + b->n);
+
+	if (!r)
+		return NULL;
+	while (i < a->n || j < b->n) {
+		bool from_a = j == b->n || (i < a->n && a->lo[i] <= b->lo[j]);
+		const struct dev_run *s = from_a ? a : b;
+		size_t x = from_a ? i++ : j++;
+
+		r->lo[k] = s->lo[x];
+		r->hi[k] = s->hi[x];
+		r->t[k++] = s->t[x];
+	}
+	return r;
+}
+
+/* Publish next in place of the snapshot, wait out readers, free the runs only
+ * the old one held. reg_lock held. */
+static void dev_publish(struct dev_index *next)
+{
+	struct dev_index *old = atomic_exchange(&dev_snap, next);
+
+	atomic_fetch_add(&dev_gen, 1);
+	synchronize();
+	if (!old)
+		return;
+	for (int i = 0; i < old->nruns; i++) {
+		bool kept = false;
+		for (int j = 0; next && j < next->nruns; j++)
+			kept |= old->run[i] == next->run[j];
+		if (!kept)
+			free(old->run[i]);
+	}
+	free(old);
+}
+
+/* Merge the pending ranges into the snapshot: one new run, merged with the
+ * smaller runs it outgrows (amortized O(log n) moves per range). reg_lock held. */
+static int dev_flush_locked(void)
+{
+	struct dev_index *old = atomic_load(&dev_snap), *next;
+	struct dev_run *r, *m;
+
+	if (!npending) {
+		atomic_store_explicit(&dev_dirty, false, memory_order_relaxed);
+		return 0;
+	}
+	next = calloc(1, sizeof(*next));
+	r = dev_run_new(npending);
+	if (!next || !r)
+		goto out_nomem;
+	for (size_t i = 0; i < npending; i++) {
+		r->lo[i] = pending[i].lo;
+		r->hi[i] = pending[i].hi;
+		r->t[i] = pending[i].t;
+	}
+	if (old)
+		*next = *old;
+	while (next->nruns && (next->nruns == DEV_RUNS || next->run[next->nruns - 1]->n <= 2 * r->n)) {
+		m = dev_merge(next->run[next->nruns - 1], r);
+		if (!m)
+			goto out_nomem;
+		free(r); /* r is private to this merge; the run it absorbed is freed by publish */
+		r = m;
+		next->nruns--;
+	}
+	next->run[next->nruns++] = r;
+	dev_publish(next);
+	npending = 0;
+	atomic_store_explicit(&dev_dirty, false, memory_order_release);
+	return 0;
+out_nomem:
+	free(r);
+	free(next);
+	return -ENOMEM;
+}
+
+/* A reader found ranges waiting: merge them before searching, so that a lookup
+ * made after a registration (on any thread that saw it) finds it. */
+static void dev_flush_for_reader(void)
+{
+	pthread_mutex_lock(&reg_lock);
+	if (dev_flush_locked())
+		ms_say("out of memory indexing device ranges; copies into %zu new tensors are not attributed",
+		       npending);
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* Pending position of the first range with lo > x. reg_lock held. */
+static size_t pending_upper(uint64_t x)
+{
+	size_t a = 0, b = npending;
+
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (pending[m].lo <= x)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/* True when [lo, hi) overlaps an indexed or pending range. reg_lock held (the
+ * writer keeps the snapshot alive; no epoch needed). One search per run. */
+static bool dev_overlaps_locked(uint64_t lo, uint64_t hi)
+{
+	const struct dev_index *idx = atomic_load(&dev_snap);
+	size_t u;
+
+	for (int i = 0; idx && i < idx->nruns; i++) {
+		const struct dev_run *r = idx->run[i];
+		size_t k = run_floor(r->lo, r->n, lo);
+
+		if (k != SIZE_MAX && lo < r->hi[k])
+			return true;
+		k = k == SIZE_MAX ? 0 : k + 1;
+		if (k < r->n && r->lo[k] < hi)
+			return true;
+	}
+	if (!npending || lo >= pending[npending - 1].hi)
+		return false; /* appending in address order: the common case */
+	u = pending_upper(lo);
+	if (u && lo < pending[u - 1].hi)
+		return true;
+	return u < npending && pending[u].lo < hi;
+}
+
+/* Queue [lo, hi) -> t (checked by dev_overlaps_locked). Appending in address
+ * order is O(1); an insertion elsewhere moves at most PENDING_SORTED_MAX ranges
+ * (beyond that the pending ones are merged first). reg_lock held. */
+static int dev_add_locked(uint64_t lo, uint64_t hi, struct ms_reg_tensor *t)
+{
+	size_t u = npending && lo < pending[npending - 1].lo ? pending_upper(lo) : npending;
+
+	if (u < npending && npending >= PENDING_SORTED_MAX) {
+		int rc = dev_flush_locked();
+		if (rc)
+			return rc;
+		u = 0;
+	}
+	if (npending == pending_cap) {
+		size_t cap = pending_cap ? pending_cap * 2 : 256;
+		struct dev_ent *p = realloc(pending, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		pending = p;
+		pending_cap = cap;
+	}
+	memmove(&pending[u + 1], &pending[u], (npending - u) * sizeof(*pending));
+	pending[u] = (struct dev_ent){ lo, hi, t };
+	npending++;
+	atomic_store_explicit(&dev_dirty, true, memory_order_release);
+	return 0;
+}
+
+/* Replace the whole device index by the sorted ranges in d (n entries), as one
+ * run; pending ranges are dropped (d holds every live one). reg_lock held. */
+static int dev_build_locked(struct dev_ent *d, size_t n)
+{
+	struct dev_index *next = calloc(1, sizeof(*next));
+	struct dev_run *r = n ? dev_run_new(n) : NULL;
+
+	if (!next || (n && !r)) {
+		free(next);
+		free(r);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r->lo[i] = d[i].lo;
+		r->hi[i] = d[i].hi;
+		r->t[i] = d[i].t;
+	}
+	if (r)
+		next->run[next->nruns++] = r;
+	npending = 0;
+	dev_publish(next);
+	atomic_store_explicit(&dev_dirty, false, memory_order_release);
+	return 0;
+}
+
+/* Hot path. The thread's window first (no shared write, no search), then the
+ * snapshot under the epoch. */
+static bool dev_find(uint64_t x, struct ms_hit *hit)
+{
+	uint64_t gen = atomic_load_explicit(&dev_gen, memory_order_acquire);
+	unsigned p;
+	bool found;
+
+	if (MS_LIKELY(tl_win.gen == gen)) {
+		for (int j = 0; j < DEV_WIN; j++) {
+			if (x - tl_win.lo[j] < tl_win.hi[j] - tl_win.lo[j]) {
+				hit->t = tl_win.t[j];
+				hit->lo = tl_win.lo[j];
+				hit->hi = tl_win.hi[j];
+				return true;
+			}
+		}
+	}
+	if (MS_UNLIKELY(atomic_load_explicit(&dev_dirty, memory_order_acquire))) {
+		dev_flush_for_reader();
+		gen = atomic_load_explicit(&dev_gen, memory_order_acquire);
+	}
+	p = read_enter();
+	found = dev_search(atomic_load_explicit(&dev_snap, memory_order_acquire), x, hit, gen, true);
+	read_leave(p);
+	return found;
+}
+
+static uint64_t dev_next(uint64_t x)
+{
+	unsigned p;
+	uint64_t best;
+
+	if (MS_UNLIKELY(atomic_load_explicit(&dev_dirty, memory_order_acquire)))
+		dev_flush_for_reader();
+	p = read_enter();
+	best = dev_search_next(atomic_load_explicit(&dev_snap, memory_order_acquire), x);
+	read_leave(p);
+	return best;
+}
+
 /* Device ranges must not overlap (a lookup returns one tensor): after sorting,
  * a range overlapping its predecessor's loses its device range (it can still be
- * bound by a later copy elsewhere). */
-static void drop_overlaps(struct ms_run *d)
+ * bound by a later copy elsewhere). Returns the entries kept. */
+static size_t drop_overlaps(struct dev_ent *d, size_t n)
 {
 	size_t k = 0, dropped = 0;
 
-	qsort(d->e, d->n, sizeof(d->e[0]), ent_cmp);
-	for (size_t i = 0; i < d->n; i++) {
-		if (k && d->e[i].lo < d->e[k - 1].hi) {
-			d->e[i].t->dev = 0;
+	qsort(d, n, sizeof(d[0]), dev_ent_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (k && d[i].lo < d[k - 1].hi) {
+			d[i].t->dev = 0;
 			dropped++;
 			continue;
 		}
-		d->e[k++] = d->e[i];
+		d[k++] = d[i];
 	}
-	d->n = k;
 	if (dropped)
 		ms_warn("%zu tensor descriptor(s) overlap another's device range; their device "
 			"addresses were ignored",
 			dropped);
+	return k;
 }
 
 static int rebuild_indexes(void)
 {
-	struct ms_run *d = run_new(ntensors), *f = run_new(ntensors);
+	struct dev_ent *d = malloc((ntensors ? ntensors : 1) * sizeof(*d));
+	struct ms_run *f = run_new(ntensors);
 	size_t nd = 0, nf = 0;
 	int rc;
 
@@ -316,16 +682,18 @@ static int rebuild_indexes(void)
 		if (t->dead)
 			continue;
 		if (t->dev && t->nbytes)
-			d->e[nd++] = (struct ms_ent){ 0, 0, t->dev, t->dev + t->nbytes, t };
+			d[nd++] = (struct dev_ent){ t->dev, t->dev + t->nbytes, t };
 		if (t->file_ino && t->flen)
 			f->e[nf++] = (struct ms_ent){ t->file_dev, t->file_ino, t->foff, t->foff + t->flen, t };
 	}
-	d->n = nd;
 	f->n = nf;
-	drop_overlaps(d);
-	rc = index_build(&dev_idx, d);
+	nd = drop_overlaps(d, nd);
+	rc = dev_build_locked(d, nd);
+	free(d);
 	if (!rc)
 		rc = index_build(&file_idx, f);
+	else
+		free(f);
 	return rc;
 }
 
@@ -336,12 +704,12 @@ bool ms_registry_empty(void)
 
 bool ms_registry_find_dev(uint64_t addr, struct ms_hit *hit)
 {
-	return index_find(&dev_idx, 0, 0, addr, hit);
+	return dev_find(addr, hit);
 }
 
 uint64_t ms_registry_next_dev(uint64_t addr)
 {
-	return index_next(&dev_idx, 0, 0, addr);
+	return dev_next(addr);
 }
 
 bool ms_registry_find_file(uint64_t dev, uint64_t ino, uint64_t off, struct ms_hit *hit)
@@ -354,26 +722,36 @@ uint64_t ms_registry_next_file(uint64_t dev, uint64_t ino, uint64_t off)
 	return index_next(&file_idx, dev, ino, off);
 }
 
-/* True when [lo, hi) overlaps a device range already in the index. */
-static bool dev_overlaps(uint64_t lo, uint64_t hi)
-{
-	struct ms_hit h;
-
-	return ms_registry_find_dev(lo, &h) || ms_registry_next_dev(lo) < hi;
-}
-
 /* ------------------------------------------------------------------ records */
+/* "4,8" (decimal, comma-separated), "-" for a scalar. buf holds MS_MAX_DIMS * 21
+ * bytes at least (registration path: no stdio). */
 static void shape_str(char *buf, size_t cap, int ndim, const int64_t *v)
 {
 	size_t len = 0;
 
-	buf[0] = '\0';
 	if (ndim == 0) {
 		snprintf(buf, cap, "-");
 		return;
 	}
-	for (int i = 0; i < ndim && len < cap; i++)
-		len += (size_t)snprintf(buf + len, cap - len, "%s%lld", i ? "," : "", (long long)v[i]);
+	for (int i = 0; i < ndim && len + 22 <= cap; i++) {
+		uint64_t x = (uint64_t)v[i];
+		char tmp[21];
+		size_t n = 0;
+
+		if (i)
+			buf[len++] = ',';
+		if (v[i] < 0) {
+			buf[len++] = '-';
+			x = -x;
+		}
+		do {
+			tmp[n++] = (char)('0' + x % 10);
+			x /= 10;
+		} while (x);
+		while (n)
+			buf[len++] = tmp[--n];
+	}
+	buf[len] = '\0';
 }
 
 static void trace_layer(struct ms_reg_layer *l)
@@ -437,6 +815,10 @@ static void naming_configure(const struct ms_config *cfg)
 				cfg->layer_pattern);
 	}
 	snprintf(naming.skip, sizeof(naming.skip), "%s", cfg->skip);
+	naming.skip_len = strlen(naming.skip);
+	for (size_t i = 0; i < naming.skip_len; i++)
+		if (naming.skip[i] == ',')
+			naming.skip[i] = '\0';
 	naming.set = true;
 }
 
@@ -488,25 +870,13 @@ void ms_registry_layer_of(const char *name, char *buf, size_t cap)
 	pthread_mutex_unlock(&reg_lock);
 }
 
-/* reg_lock held. */
+/* reg_lock held. Each word of the list is a NUL-terminated piece of naming.skip
+ * (split once at configuration, searched with strstr). */
 static bool skipped_locked(const char *name)
 {
-	const char *p = naming.skip;
-
-	while (*p) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		char word[256];
-		if (len && len < sizeof(word)) {
-			memcpy(word, p, len);
-			word[len] = '\0';
-			if (strstr(name, word))
-				return true;
-		}
-		if (!end)
-			break;
-		p = end + 1;
-	}
+	for (size_t i = 0; i < naming.skip_len; i += strlen(naming.skip + i) + 1)
+		if (naming.skip[i] && strstr(name, naming.skip + i))
+			return true;
 	return false;
 }
 
@@ -533,35 +903,47 @@ static uint64_t name_hash(const char *s)
 
 static void *tab_get(const struct name_tab *t, const char *key)
 {
+	uint64_t h = name_hash(key);
+
 	if (!t->cap)
 		return NULL;
-	for (size_t i = name_hash(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-		if (!t->keys[i])
+	for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		const struct name_slot *e = &t->slot[i];
+		if (!e->key)
 			return NULL;
-		if (!strcmp(t->keys[i], key))
-			return t->vals[i];
+		if (e->hash == h && !strcmp(e->key, key))
+			return e->val;
 	}
 }
 
-static int tab_put(struct name_tab *t, const char *key, void *val);
+/* Insert or replace, the hash known. */
+static void tab_put_hashed(struct name_tab *t, uint64_t h, const char *key, void *val)
+{
+	size_t i;
+
+	for (i = h & (t->cap - 1); t->slot[i].key; i = (i + 1) & (t->cap - 1)) {
+		if (t->slot[i].hash == h && !strcmp(t->slot[i].key, key)) {
+			t->slot[i].key = key;
+			t->slot[i].val = val;
+			return;
+		}
+	}
+	t->slot[i] = (struct name_slot){ h, key, val };
+	t->n++;
+}
 
 static int tab_grow(struct name_tab *t)
 {
 	struct name_tab n = { 0 };
 
 	n.cap = t->cap ? t->cap * 2 : 64;
-	n.keys = calloc(n.cap, sizeof(*n.keys));
-	n.vals = calloc(n.cap, sizeof(*n.vals));
-	if (!n.keys || !n.vals) {
-		free(n.keys);
-		free(n.vals);
+	n.slot = calloc(n.cap, sizeof(*n.slot));
+	if (!n.slot)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->keys[i])
-			tab_put(&n, t->keys[i], t->vals[i]);
-	free(t->keys);
-	free(t->vals);
+		if (t->slot[i].key)
+			tab_put_hashed(&n, t->slot[i].hash, t->slot[i].key, t->slot[i].val);
+	free(t->slot);
 	*t = n;
 	return 0;
 }
@@ -569,23 +951,12 @@ static int tab_grow(struct name_tab *t)
 /* Insert or replace; key must outlive the table (it is the object's own name). */
 static int tab_put(struct name_tab *t, const char *key, void *val)
 {
-	size_t i;
-
 	if ((t->n + 1) * 2 > t->cap) {
 		int rc = tab_grow(t);
 		if (rc)
 			return rc;
 	}
-	for (i = name_hash(key) & (t->cap - 1); t->keys[i]; i = (i + 1) & (t->cap - 1)) {
-		if (!strcmp(t->keys[i], key)) {
-			t->keys[i] = key;
-			t->vals[i] = val;
-			return 0;
-		}
-	}
-	t->keys[i] = key;
-	t->vals[i] = val;
-	t->n++;
+	tab_put_hashed(t, name_hash(key), key, val);
 	return 0;
 }
 
@@ -607,10 +978,14 @@ static int push_ptr(void ***arr, size_t *n, size_t *cap, void *p)
 /* reg_lock held. */
 static struct ms_reg_layer *layer_get(const char *name)
 {
-	struct ms_reg_layer *l = tab_get(&layer_names, name);
+	static struct ms_reg_layer *last; /* registrations come layer after layer */
+	struct ms_reg_layer *l;
 
+	if (last && !strcmp(last->name, name))
+		return last;
+	l = tab_get(&layer_names, name);
 	if (l)
-		return l;
+		return last = l;
 	l = calloc(1, sizeof(*l));
 	if (!l || !(l->name = strdup(name)))
 		goto out_free;
@@ -622,7 +997,7 @@ static struct ms_reg_layer *layer_get(const char *name)
 		nlayers--;
 		goto out_free;
 	}
-	return l;
+	return last = l;
 out_free:
 	if (l)
 		free(l->name);
@@ -668,7 +1043,7 @@ static int tensor_fill(struct ms_reg_tensor *t, const struct ms_tensor_desc *d)
 	t->ebits = d->ebits ? d->ebits : canon ? ms_dtype_bits(canon) : 0;
 	if (!t->ebits)
 		return -EINVAL;
-	snprintf(t->dtype, sizeof(t->dtype), "%s", canon ? canon : d->dtype);
+	copy_prefix(t->dtype, sizeof(t->dtype), canon ? canon : d->dtype, strlen(canon ? canon : d->dtype));
 	t->ndim = d->ndim;
 	memcpy(t->shape, d->shape, sizeof(t->shape));
 	memcpy(t->stride, d->stride, sizeof(t->stride));
@@ -729,7 +1104,7 @@ static int add_locked(const struct ms_tensor_desc *d, struct ms_reg_tensor **out
 	rc = tensor_fill(t, d);
 	if (rc)
 		goto out_free;
-	if (t->dev && dev_overlaps(t->dev, t->dev + t->nbytes)) {
+	if (t->dev && dev_overlaps_locked(t->dev, t->dev + t->nbytes)) {
 		rc = -EEXIST;
 		goto out_free;
 	}
@@ -737,7 +1112,7 @@ static int add_locked(const struct ms_tensor_desc *d, struct ms_reg_tensor **out
 	if (!(t->name = strdup(d->name)))
 		goto out_free;
 	if (d->layer && d->layer[0]) {
-		snprintf(lname, sizeof(lname), "%s", d->layer);
+		copy_prefix(lname, sizeof(lname), d->layer, strlen(d->layer));
 	} else {
 		layer_of_locked(d->name, lname, sizeof(lname));
 	}
@@ -779,7 +1154,7 @@ int ms_registry_add(const struct ms_tensor_desc *d, struct ms_reg_tensor **out)
 	pthread_mutex_lock(&reg_lock);
 	rc = add_locked(d, &t);
 	if (!rc && t->dev)
-		rc = index_insert(&dev_idx, &(struct ms_ent){ 0, 0, t->dev, t->dev + t->nbytes, t });
+		rc = dev_add_locked(t->dev, t->dev + t->nbytes, t);
 	if (!rc && t->file_ino && t->flen)
 		rc = index_insert(&file_idx, &(struct ms_ent){ t->file_dev, t->file_ino, t->foff,
 							       t->foff + t->flen, t });
@@ -799,11 +1174,11 @@ int ms_registry_bind(struct ms_reg_tensor *t, uint64_t base, uint64_t seq)
 	if (base + t->nbytes < base || !t->nbytes)
 		return -EINVAL;
 	pthread_mutex_lock(&reg_lock);
-	if (t->dev || t->dead || dev_overlaps(base, base + t->nbytes)) {
+	if (t->dev || t->dead || dev_overlaps_locked(base, base + t->nbytes)) {
 		rc = -EEXIST;
 		goto out_unlock;
 	}
-	rc = index_insert(&dev_idx, &(struct ms_ent){ 0, 0, base, base + t->nbytes, t });
+	rc = dev_add_locked(base, base + t->nbytes, t);
 	if (rc)
 		goto out_unlock;
 	t->dev = base;
