@@ -22,13 +22,13 @@
 /* ------------------------------------------------------------------- loading */
 
 struct mf_ctx {
-	const char *file;         /* the manifest, for messages */
+	const char *file; /* the manifest, for messages */
 	char *err;
 	size_t cap;
-	char *dir;                /* manifest's directory with a trailing '/', "" when none */
-	json_t *names;            /* tensor name -> "layers[i].tensors[j]" of its first entry */
-	json_t *layers;           /* layer name -> "layers[i]" */
-	struct mf_where *where;   /* per descriptor: where in the manifest it came from */
+	char *dir;              /* manifest's directory with a trailing '/', "" when none */
+	json_t *names;          /* tensor name -> "layers[i].tensors[j]" of its first entry */
+	json_t *layers;         /* layer name -> "layers[i]" */
+	struct mf_where *where; /* per descriptor: where in the manifest it came from */
 	size_t where_cap;
 };
 
@@ -82,7 +82,7 @@ static const char *mf_what(const json_t *v, char *buf, size_t cap)
 
 /* Reject keys outside `allowed` (NULL-terminated); keys starting with '_' are comments. */
 static int mf_check_keys(struct mf_ctx *c, json_t *obj, const char *path, const char *const *allowed,
-			 const char *list)
+                         const char *list)
 {
 	const char *k;
 	json_t *v;
@@ -95,8 +95,10 @@ static int mf_check_keys(struct mf_ctx *c, json_t *obj, const char *path, const 
 		for (size_t i = 0; !ok && allowed[i]; i++)
 			ok = !strcmp(k, allowed[i]);
 		if (!ok)
-			return mf_fail(c, -EINVAL, "%s: unknown key %s (expected %s; keys starting with \"_\" are comments)",
-				       path, ms_desc_quote(k, qk, sizeof(qk)), list);
+			return mf_fail(
+			        c, -EINVAL,
+			        "%s: unknown key %s (expected %s; keys starting with \"_\" are comments)",
+			        path, ms_desc_quote(k, qk, sizeof(qk)), list);
 	}
 	return 0;
 }
@@ -117,37 +119,41 @@ static int mf_parse_dims(struct mf_ctx *c, json_t *t, const char *path, struct m
 	uint64_t elems = 1, u;
 
 	if (!json_is_array(shape) || json_array_size(shape) > MS_MAX_DIMS)
-		return mf_fail(c, -EINVAL, "%s.shape: expected an array of at most %d non-negative integers, got %s%s",
-			       path, MS_MAX_DIMS, mf_what(shape, what, sizeof(what)),
-			       json_is_array(shape) ? " that long" : "");
+		return mf_fail(c, -EINVAL,
+		               "%s.shape: expected an array of at most %d non-negative integers, got %s%s",
+		               path, MS_MAX_DIMS, mf_what(shape, what, sizeof(what)),
+		               json_is_array(shape) ? " that long" : "");
 	d->ndim = (int)json_array_size(shape);
 	for (int i = 0; i < d->ndim; i++) {
 		json_t *e = json_array_get(shape, (size_t)i);
 
 		if (!mf_uint(e, &u))
-			return mf_fail(c, -EINVAL, "%s.shape[%d]: expected a non-negative integer, got %s", path, i,
-				       mf_what(e, what, sizeof(what)));
+			return mf_fail(c, -EINVAL, "%s.shape[%d]: expected a non-negative integer, got %s",
+			               path, i, mf_what(e, what, sizeof(what)));
 		d->shape[i] = (int64_t)u;
 		if (__builtin_mul_overflow(elems, u, &elems))
-			return mf_fail(c, -EOVERFLOW, "%s.shape: element count overflows 64 bits at [%d]", path, i);
+			return mf_fail(c, -EOVERFLOW, "%s.shape: element count overflows 64 bits at [%d]",
+			               path, i);
 	}
 	d->elems = elems;
 	if (!stride) {
 		if (ms_desc_contiguous_stride(d))
-			return mf_fail(c, -EOVERFLOW, "%s.shape: a contiguous stride overflows 64 bits", path);
+			return mf_fail(c, -EOVERFLOW, "%s.shape: a contiguous stride overflows 64 bits",
+			               path);
 		return 0;
 	}
 	if (!json_is_array(stride) || json_array_size(stride) != (size_t)d->ndim)
-		return mf_fail(c, -EINVAL, "%s.stride: expected an array of %d non-negative integers (one per "
-				       "dimension of shape), got %s%s",
-			       path, d->ndim, mf_what(stride, what, sizeof(what)),
-			       json_is_array(stride) ? " of another length" : "");
+		return mf_fail(c, -EINVAL,
+		               "%s.stride: expected an array of %d non-negative integers (one per "
+		               "dimension of shape), got %s%s",
+		               path, d->ndim, mf_what(stride, what, sizeof(what)),
+		               json_is_array(stride) ? " of another length" : "");
 	for (int i = 0; i < d->ndim; i++) {
 		json_t *e = json_array_get(stride, (size_t)i);
 
 		if (!mf_uint(e, &u))
-			return mf_fail(c, -EINVAL, "%s.stride[%d]: expected a non-negative integer, got %s", path, i,
-				       mf_what(e, what, sizeof(what)));
+			return mf_fail(c, -EINVAL, "%s.stride[%d]: expected a non-negative integer, got %s",
+			               path, i, mf_what(e, what, sizeof(what)));
 		d->stride[i] = (int64_t)u;
 	}
 	return 0;
@@ -163,28 +169,31 @@ static int mf_parse_source(struct mf_ctx *c, json_t *t, const char *path, struct
 
 	if (!file) {
 		if (off || len)
-			return mf_fail(c, -EINVAL, "%s.%s: given without \"file\" (offset and length locate the "
-					       "tensor in a file)",
-				       path, off ? "offset" : "length");
+			return mf_fail(c, -EINVAL,
+			               "%s.%s: given without \"file\" (offset and length locate the "
+			               "tensor in a file)",
+			               path, off ? "offset" : "length");
 		return 0;
 	}
 	if (!json_is_string(file) || !json_string_length(file))
 		return mf_fail(c, -EINVAL, "%s.file: expected a non-empty path string, got %s", path,
-			       mf_what(file, what, sizeof(what)));
+		               mf_what(file, what, sizeof(what)));
 	if (!mf_uint(off, &d->foff))
-		return mf_fail(c, -EINVAL, "%s.offset: expected the data's byte offset in the file, a non-negative "
-				       "integer, got %s",
-			       path, mf_what(off, what, sizeof(what)));
+		return mf_fail(c, -EINVAL,
+		               "%s.offset: expected the data's byte offset in the file, a non-negative "
+		               "integer, got %s",
+		               path, mf_what(off, what, sizeof(what)));
 	if (!mf_uint(len, &d->flen))
-		return mf_fail(c, -EINVAL, "%s.length: expected the data's length in bytes, a non-negative integer, "
-				       "got %s",
-			       path, mf_what(len, what, sizeof(what)));
+		return mf_fail(c, -EINVAL,
+		               "%s.length: expected the data's length in bytes, a non-negative integer, "
+		               "got %s",
+		               path, mf_what(len, what, sizeof(what)));
 	if (__builtin_add_overflow(d->foff, d->flen, &end))
 		return mf_fail(c, -EOVERFLOW, "%s: offset + length overflows 64 bits", path);
 	if (d->flen != bits / 8)
 		return mf_fail(c, -EINVAL, "%s.length: %llu bytes, but %llu elements of %s take %llu", path,
-			       (unsigned long long)d->flen, (unsigned long long)d->elems, d->dtype,
-			       (unsigned long long)(bits / 8));
+		               (unsigned long long)d->flen, (unsigned long long)d->elems, d->dtype,
+		               (unsigned long long)(bits / 8));
 	/* Relative paths are relative to the manifest, so a manifest kept beside its
 	 * checkpoint can move with it. */
 	if (json_string_value(file)[0] == '/')
@@ -213,15 +222,16 @@ static int mf_parse_device(struct mf_ctx *c, json_t *t, const char *path, struct
 		goto bad;
 	return 0;
 bad:
-	return mf_fail(c, -EINVAL, "%s.device: expected a non-zero device address as a \"0x...\" hex string, got %s",
-		       path, mf_what(dev, what, sizeof(what)));
+	return mf_fail(c, -EINVAL,
+	               "%s.device: expected a non-zero device address as a \"0x...\" hex string, got %s",
+	               path, mf_what(dev, what, sizeof(what)));
 }
 
-static const char *const tensor_keys[] = {"name", "dtype", "shape", "stride", "file",
-					  "offset", "length", "device", NULL};
+static const char *const tensor_keys[] = {"name",   "dtype",  "shape",  "stride", "file",
+                                          "offset", "length", "device", NULL};
 
 static int mf_parse_tensor(struct mf_ctx *c, json_t *t, const char *path, const char *layer,
-			   struct ms_tensor_desc *d)
+                           struct ms_tensor_desc *d)
 {
 	json_t *name = json_object_get(t, "name"), *dtype = json_object_get(t, "dtype");
 	const char *canon;
@@ -230,34 +240,37 @@ static int mf_parse_tensor(struct mf_ctx *c, json_t *t, const char *path, const 
 	int rc;
 
 	if (!json_is_object(t))
-		return mf_fail(c, -EINVAL, "%s: expected a tensor object, got %s", path, mf_what(t, what, sizeof(what)));
-	if ((rc = mf_check_keys(c, t, path, tensor_keys, "name, dtype, shape, stride, file, offset, length, device")))
+		return mf_fail(c, -EINVAL, "%s: expected a tensor object, got %s", path,
+		               mf_what(t, what, sizeof(what)));
+	if ((rc = mf_check_keys(c, t, path, tensor_keys,
+	                        "name, dtype, shape, stride, file, offset, length, device")))
 		return rc;
 	if (!json_is_string(name) || !json_string_length(name))
 		return mf_fail(c, -EINVAL, "%s.name: expected a non-empty string, got %s", path,
-			       mf_what(name, what, sizeof(what)));
+		               mf_what(name, what, sizeof(what)));
 	if (json_object_get(c->names, json_string_value(name)))
 		return mf_fail(c, -EINVAL, "%s.name: tensor %s is already listed at %s", path,
-			       ms_desc_quote(json_string_value(name), what, sizeof(what)),
-			       json_string_value(json_object_get(c->names, json_string_value(name))));
+		               ms_desc_quote(json_string_value(name), what, sizeof(what)),
+		               json_string_value(json_object_get(c->names, json_string_value(name))));
 	if (!(d->name = strdup(json_string_value(name))) || !(d->layer = strdup(layer)) ||
 	    json_object_set_new(c->names, d->name, json_string(path)))
 		return mf_fail(c, -ENOMEM, "out of memory");
 	canon = ms_dtype_canonical(json_string_value(dtype));
 	if (!canon)
-		return mf_fail(c, -EINVAL, "%s.dtype: expected a dtype name (one of %s, or a torch name such as "
-				       "\"bfloat16\"), got %s",
-			       path, ms_dtype_names(), mf_what(dtype, what, sizeof(what)));
+		return mf_fail(c, -EINVAL,
+		               "%s.dtype: expected a dtype name (one of %s, or a torch name such as "
+		               "\"bfloat16\"), got %s",
+		               path, ms_dtype_names(), mf_what(dtype, what, sizeof(what)));
 	snprintf(d->dtype, sizeof(d->dtype), "%s", canon);
 	d->ebits = ms_dtype_bits(canon);
 	if ((rc = mf_parse_dims(c, t, path, d)))
 		return rc;
 	if (__builtin_mul_overflow(d->elems, (uint64_t)d->ebits, &bits))
 		return mf_fail(c, -EOVERFLOW, "%s.shape: %llu elements of %s overflow 64 bits of size", path,
-			       (unsigned long long)d->elems, d->dtype);
+		               (unsigned long long)d->elems, d->dtype);
 	if (bits % 8)
 		return mf_fail(c, -EINVAL, "%s: %llu elements of %s are %llu bits, not whole bytes", path,
-			       (unsigned long long)d->elems, d->dtype, (unsigned long long)bits);
+		               (unsigned long long)d->elems, d->dtype, (unsigned long long)bits);
 	if ((rc = mf_parse_source(c, t, path, d)))
 		return rc;
 	return mf_parse_device(c, t, path, d);
@@ -274,22 +287,22 @@ static int mf_parse_layer(struct mf_ctx *c, json_t *l, size_t li, struct ms_desc
 
 	snprintf(path, sizeof(path), "layers[%zu]", li);
 	if (!json_is_object(l))
-		return mf_fail(c, -EINVAL, "%s: expected a layer object {\"name\", \"tensors\"}, got %s", path,
-			       mf_what(l, what, sizeof(what)));
+		return mf_fail(c, -EINVAL, "%s: expected a layer object {\"name\", \"tensors\"}, got %s",
+		               path, mf_what(l, what, sizeof(what)));
 	if ((rc = mf_check_keys(c, l, path, layer_keys, "name, tensors")))
 		return rc;
 	if (!json_is_string(name) || !json_string_length(name))
 		return mf_fail(c, -EINVAL, "%s.name: expected a non-empty string, got %s", path,
-			       mf_what(name, what, sizeof(what)));
+		               mf_what(name, what, sizeof(what)));
 	if (json_object_get(c->layers, json_string_value(name)))
 		return mf_fail(c, -EINVAL, "%s.name: layer %s is already listed at %s", path,
-			       ms_desc_quote(json_string_value(name), what, sizeof(what)),
-			       json_string_value(json_object_get(c->layers, json_string_value(name))));
+		               ms_desc_quote(json_string_value(name), what, sizeof(what)),
+		               json_string_value(json_object_get(c->layers, json_string_value(name))));
 	if (json_object_set_new(c->layers, json_string_value(name), json_string(path)))
 		return mf_fail(c, -ENOMEM, "out of memory");
 	if (!json_is_array(tensors))
 		return mf_fail(c, -EINVAL, "%s.tensors: expected an array of tensor objects, got %s", path,
-			       mf_what(tensors, what, sizeof(what)));
+		               mf_what(tensors, what, sizeof(what)));
 	json_array_foreach(tensors, ti, t)
 	{
 		char tpath[128];
@@ -364,12 +377,12 @@ static int mf_check_overlap(struct mf_ctx *c, const struct ms_desc_set *set)
 			const struct mf_where *w = &c->where[ix[k]], *wf = &c->where[far];
 
 			rc = mf_fail(c, -EINVAL,
-				     "layers[%zu].tensors[%zu]: bytes [%llu, %llu) of %s overlap those of "
-				     "layers[%zu].tensors[%zu] [%llu, %llu)",
-				     w->layer, w->tensor, (unsigned long long)d->foff,
-				     (unsigned long long)(d->foff + d->flen), ms_desc_quote(d->file, qa, sizeof(qa)),
-				     wf->layer, wf->tensor, (unsigned long long)f->foff,
-				     (unsigned long long)(f->foff + f->flen));
+			             "layers[%zu].tensors[%zu]: bytes [%llu, %llu) of %s overlap those of "
+			             "layers[%zu].tensors[%zu] [%llu, %llu)",
+			             w->layer, w->tensor, (unsigned long long)d->foff,
+			             (unsigned long long)(d->foff + d->flen),
+			             ms_desc_quote(d->file, qa, sizeof(qa)), wf->layer, wf->tensor,
+			             (unsigned long long)f->foff, (unsigned long long)(f->foff + f->flen));
 			break;
 		}
 		if (!have || mf_cmp_same_file(d, f) || d->foff + d->flen > f->foff + f->flen)
@@ -402,16 +415,19 @@ static int mf_stat_files(struct mf_ctx *c, struct ms_desc_set *set, char *note, 
 		}
 		if (last_rc) {
 			if (!missing++)
-				snprintf(note, notecap, "layers[%zu].tensors[%zu].file %s: %s", w->layer, w->tensor,
-					 ms_desc_quote(d->file, qf, sizeof(qf)), strerror(last_rc));
+				snprintf(note, notecap, "layers[%zu].tensors[%zu].file %s: %s", w->layer,
+				         w->tensor, ms_desc_quote(d->file, qf, sizeof(qf)),
+				         strerror(last_rc));
 			continue;
 		}
 		if (S_ISREG(st.st_mode) && d->foff + d->flen > (uint64_t)st.st_size)
-			return mf_fail(c, -EINVAL, "layers[%zu].tensors[%zu]: bytes [%llu, %llu) lie beyond the end of %s "
-					       "(%llu bytes)",
-				       w->layer, w->tensor, (unsigned long long)d->foff,
-				       (unsigned long long)(d->foff + d->flen), ms_desc_quote(d->file, qf, sizeof(qf)),
-				       (unsigned long long)st.st_size);
+			return mf_fail(
+			        c, -EINVAL,
+			        "layers[%zu].tensors[%zu]: bytes [%llu, %llu) lie beyond the end of %s "
+			        "(%llu bytes)",
+			        w->layer, w->tensor, (unsigned long long)d->foff,
+			        (unsigned long long)(d->foff + d->flen),
+			        ms_desc_quote(d->file, qf, sizeof(qf)), (unsigned long long)st.st_size);
 		d->file_dev = (uint64_t)st.st_dev;
 		d->file_ino = (uint64_t)st.st_ino;
 	}
@@ -429,23 +445,28 @@ static int mf_parse_root(struct mf_ctx *c, json_t *root, struct ms_desc_set *set
 	int rc;
 
 	if (!json_is_object(root))
-		return mf_fail(c, -EINVAL, "expected a JSON object {\"metashim_manifest\": %d, \"layers\": [...]}, got %s",
-			       MANIFEST_VERSION, mf_what(root, what, sizeof(what)));
+		return mf_fail(
+		        c, -EINVAL,
+		        "expected a JSON object {\"metashim_manifest\": %d, \"layers\": [...]}, got %s",
+		        MANIFEST_VERSION, mf_what(root, what, sizeof(what)));
 	if (!ver)
 		return mf_fail(c, -EINVAL, "metashim_manifest: missing (expected %d; is this a manifest?)",
-			       MANIFEST_VERSION);
+		               MANIFEST_VERSION);
 	if (!json_is_integer(ver) || json_integer_value(ver) != MANIFEST_VERSION)
 		return mf_fail(c, -EINVAL, "metashim_manifest: expected version %d, got %s", MANIFEST_VERSION,
-			       mf_what(ver, what, sizeof(what)));
-	if ((rc = mf_check_keys(c, root, "(top level)", root_keys, "metashim_manifest, source, metadata, layers")))
+		               mf_what(ver, what, sizeof(what)));
+	if ((rc = mf_check_keys(c, root, "(top level)", root_keys,
+	                        "metashim_manifest, source, metadata, layers")))
 		return rc;
 	if (src && !json_is_string(src))
-		return mf_fail(c, -EINVAL, "source: expected a string, got %s", mf_what(src, what, sizeof(what)));
+		return mf_fail(c, -EINVAL, "source: expected a string, got %s",
+		               mf_what(src, what, sizeof(what)));
 	if (meta && !json_is_object(meta))
-		return mf_fail(c, -EINVAL, "metadata: expected an object, got %s", mf_what(meta, what, sizeof(what)));
+		return mf_fail(c, -EINVAL, "metadata: expected an object, got %s",
+		               mf_what(meta, what, sizeof(what)));
 	if (!json_is_array(layers))
 		return mf_fail(c, -EINVAL, "layers: expected an array of layer objects, got %s",
-			       mf_what(layers, what, sizeof(what)));
+		               mf_what(layers, what, sizeof(what)));
 	json_array_foreach(layers, li, l)
 	{
 		if ((rc = mf_parse_layer(c, l, li, set)))
@@ -488,7 +509,8 @@ static int mf_read(struct mf_ctx *c, const char *path, char **text, size_t *len)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			rc = mf_fail(c, r < 0 ? -errno : -EIO, "cannot read: %s", r < 0 ? strerror(errno) : "file shrank");
+			rc = mf_fail(c, r < 0 ? -errno : -EIO, "cannot read: %s",
+			             r < 0 ? strerror(errno) : "file shrank");
 			free(*text);
 			*text = NULL;
 			goto out_close;
@@ -528,8 +550,8 @@ int ms_manifest_load(const char *path, struct ms_desc_set *out, char *err, size_
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(text);
 	if (!root) {
-		rc = mf_fail(&c, -EINVAL, "byte %d (line %d, column %d): invalid JSON: %s", jerr.position, jerr.line,
-			     jerr.column, jerr.text);
+		rc = mf_fail(&c, -EINVAL, "byte %d (line %d, column %d): invalid JSON: %s", jerr.position,
+		             jerr.line, jerr.column, jerr.text);
 		goto out;
 	}
 	if ((rc = mf_parse_root(&c, root, out)))
@@ -544,9 +566,10 @@ int ms_manifest_load(const char *path, struct ms_desc_set *out, char *err, size_
 	}
 	if (rc > 0) {
 		/* Loaded all the same: the message is a warning for the caller to show. */
-		mf_fail(&c, 0, "%d of %zu tensors name a file that cannot be found here, first %s; they are kept "
-			       "without file identity (no attribution by file offset)",
-			rc, out->n, note);
+		mf_fail(&c, 0,
+		        "%d of %zu tensors name a file that cannot be found here, first %s; they are kept "
+		        "without file identity (no attribution by file offset)",
+		        rc, out->n, note);
 		rc = 0;
 	}
 out:

@@ -24,7 +24,7 @@
 #include "internal.h"
 
 /* Sharded checkpoints name their index this way; the preferred one in a directory. */
-#define INDEX_NAME "model.safetensors.index.json"
+#define INDEX_NAME   "model.safetensors.index.json"
 #define INDEX_SUFFIX ".safetensors.index.json"
 /* An index lists every tensor once; 1 GiB is far beyond any real one. */
 #define INDEX_MAX_BYTES (1ull << 30)
@@ -121,8 +121,8 @@ const char *ms_desc_quote(const char *s, char *buf, size_t cap)
 struct st_ctx {
 	char *err;
 	size_t cap;
-	json_t *meta;             /* {"<file>": __metadata__} gathered for out->metadata_json */
-	json_t *seen;             /* tensor name -> file path, across every file read */
+	json_t *meta; /* {"<file>": __metadata__} gathered for out->metadata_json */
+	json_t *seen; /* tensor name -> file path, across every file read */
 };
 
 __attribute__((format(printf, 3, 4))) static int st_fail(struct st_ctx *c, int rc, const char *fmt, ...)
@@ -224,24 +224,24 @@ static bool st_uint(const json_t *v, uint64_t *out)
 }
 
 static int st_parse_dtype(struct st_ctx *c, const char *file, const char *qn, json_t *info,
-			  struct ms_tensor_desc *d)
+                          struct ms_tensor_desc *d)
 {
 	json_t *v = json_object_get(info, "dtype");
 	char what[160];
 
 	if (!json_is_string(v))
-		return st_fail(c, -EINVAL, "%s: tensors[%s].dtype: expected a dtype name string, got %s", file,
-			       qn, st_what(v, what, sizeof(what)));
+		return st_fail(c, -EINVAL, "%s: tensors[%s].dtype: expected a dtype name string, got %s",
+		               file, qn, st_what(v, what, sizeof(what)));
 	if (!ms_dtype_is_safetensors(json_string_value(v)))
-		return st_fail(c, -EINVAL, "%s: tensors[%s].dtype: unknown dtype %s (expected one of %s)", file,
-			       qn, st_what(v, what, sizeof(what)), ms_dtype_names());
+		return st_fail(c, -EINVAL, "%s: tensors[%s].dtype: unknown dtype %s (expected one of %s)",
+		               file, qn, st_what(v, what, sizeof(what)), ms_dtype_names());
 	snprintf(d->dtype, sizeof(d->dtype), "%s", json_string_value(v));
 	d->ebits = ms_dtype_bits(d->dtype);
 	return 0;
 }
 
 static int st_parse_shape(struct st_ctx *c, const char *file, const char *qn, json_t *info,
-			  struct ms_tensor_desc *d)
+                          struct ms_tensor_desc *d)
 {
 	json_t *v = json_object_get(info, "shape");
 	char what[160];
@@ -249,32 +249,35 @@ static int st_parse_shape(struct st_ctx *c, const char *file, const char *qn, js
 
 	if (!json_is_array(v) || json_array_size(v) > MS_MAX_DIMS)
 		return st_fail(c, -EINVAL,
-			       "%s: tensors[%s].shape: expected an array of at most %d non-negative integers, got %s%s",
-			       file, qn, MS_MAX_DIMS, st_what(v, what, sizeof(what)),
-			       json_is_array(v) ? " that long" : "");
+		               "%s: tensors[%s].shape: expected an array of at most %d non-negative "
+		               "integers, got %s%s",
+		               file, qn, MS_MAX_DIMS, st_what(v, what, sizeof(what)),
+		               json_is_array(v) ? " that long" : "");
 	d->ndim = (int)json_array_size(v);
 	for (int i = 0; i < d->ndim; i++) {
 		json_t *e = json_array_get(v, (size_t)i);
 		uint64_t dim;
 
 		if (!st_uint(e, &dim))
-			return st_fail(c, -EINVAL, "%s: tensors[%s].shape[%d]: expected a non-negative integer, got %s",
-				       file, qn, i, st_what(e, what, sizeof(what)));
+			return st_fail(c, -EINVAL,
+			               "%s: tensors[%s].shape[%d]: expected a non-negative integer, got %s",
+			               file, qn, i, st_what(e, what, sizeof(what)));
 		d->shape[i] = (int64_t)dim;
 		if (__builtin_mul_overflow(elems, dim, &elems))
-			return st_fail(c, -EOVERFLOW, "%s: tensors[%s].shape: element count overflows 64 bits at [%d]",
-				       file, qn, i);
+			return st_fail(c, -EOVERFLOW,
+			               "%s: tensors[%s].shape: element count overflows 64 bits at [%d]", file,
+			               qn, i);
 	}
 	d->elems = elems;
 	if (ms_desc_contiguous_stride(d))
-		return st_fail(c, -EOVERFLOW, "%s: tensors[%s].shape: a contiguous stride overflows 64 bits", file,
-			       qn);
+		return st_fail(c, -EOVERFLOW, "%s: tensors[%s].shape: a contiguous stride overflows 64 bits",
+		               file, qn);
 	return 0;
 }
 
 /* Fill d from one header entry. data_start/data_len: the data section in the file. */
 static int st_parse_tensor(struct st_ctx *c, const char *file, const char *name, json_t *info,
-			   uint64_t data_start, uint64_t data_len, struct ms_tensor_desc *d)
+                           uint64_t data_start, uint64_t data_len, struct ms_tensor_desc *d)
 {
 	char qn[160], what[160];
 	json_t *off;
@@ -283,38 +286,45 @@ static int st_parse_tensor(struct st_ctx *c, const char *file, const char *name,
 
 	ms_desc_quote(name, qn, sizeof(qn));
 	if (!json_is_object(info))
-		return st_fail(c, -EINVAL, "%s: tensors[%s]: expected an object with dtype, shape, data_offsets, got %s",
-			       file, qn, st_what(info, what, sizeof(what)));
+		return st_fail(c, -EINVAL,
+		               "%s: tensors[%s]: expected an object with dtype, shape, data_offsets, got %s",
+		               file, qn, st_what(info, what, sizeof(what)));
 	if ((rc = st_parse_dtype(c, file, qn, info, d)) || (rc = st_parse_shape(c, file, qn, info, d)))
 		return rc;
 	if (__builtin_mul_overflow(d->elems, (uint64_t)d->ebits, &bits))
-		return st_fail(c, -EOVERFLOW, "%s: tensors[%s].shape: %llu elements of %s overflow 64 bits of size",
-			       file, qn, (unsigned long long)d->elems, d->dtype);
+		return st_fail(c, -EOVERFLOW,
+		               "%s: tensors[%s].shape: %llu elements of %s overflow 64 bits of size", file,
+		               qn, (unsigned long long)d->elems, d->dtype);
 	if (bits % 8)
-		return st_fail(c, -EINVAL, "%s: tensors[%s]: %llu elements of %s are %llu bits, not whole bytes", file,
-			       qn, (unsigned long long)d->elems, d->dtype, (unsigned long long)bits);
+		return st_fail(c, -EINVAL,
+		               "%s: tensors[%s]: %llu elements of %s are %llu bits, not whole bytes", file,
+		               qn, (unsigned long long)d->elems, d->dtype, (unsigned long long)bits);
 
 	off = json_object_get(info, "data_offsets");
 	if (!json_is_array(off) || json_array_size(off) != 2 || !st_uint(json_array_get(off, 0), &begin) ||
 	    !st_uint(json_array_get(off, 1), &end))
 		return st_fail(c, -EINVAL,
-			       "%s: tensors[%s].data_offsets: expected [begin, end], two non-negative integers, got %s",
-			       file, qn, json_is_array(off) ? "another array" : st_what(off, what, sizeof(what)));
+		               "%s: tensors[%s].data_offsets: expected [begin, end], two non-negative "
+		               "integers, got %s",
+		               file, qn,
+		               json_is_array(off) ? "another array" : st_what(off, what, sizeof(what)));
 	if (begin > end)
-		return st_fail(c, -EINVAL, "%s: tensors[%s].data_offsets: begin %llu is after end %llu", file, qn,
-			       (unsigned long long)begin, (unsigned long long)end);
+		return st_fail(c, -EINVAL, "%s: tensors[%s].data_offsets: begin %llu is after end %llu", file,
+		               qn, (unsigned long long)begin, (unsigned long long)end);
 	if (end - begin != bits / 8)
 		return st_fail(c, -EINVAL,
-			       "%s: tensors[%s].data_offsets: [%llu, %llu) is %llu bytes, but %llu elements of %s take %llu",
-			       file, qn, (unsigned long long)begin, (unsigned long long)end,
-			       (unsigned long long)(end - begin), (unsigned long long)d->elems, d->dtype,
-			       (unsigned long long)(bits / 8));
+		               "%s: tensors[%s].data_offsets: [%llu, %llu) is %llu bytes, but %llu elements "
+		               "of %s take %llu",
+		               file, qn, (unsigned long long)begin, (unsigned long long)end,
+		               (unsigned long long)(end - begin), (unsigned long long)d->elems, d->dtype,
+		               (unsigned long long)(bits / 8));
 	if (end > data_len)
-		return st_fail(c, -EINVAL,
-			       "%s: tensors[%s].data_offsets[1]: end %llu lies beyond the data section (%llu bytes, "
-			       "file bytes %llu to %llu)",
-			       file, qn, (unsigned long long)end, (unsigned long long)data_len,
-			       (unsigned long long)data_start, (unsigned long long)(data_start + data_len));
+		return st_fail(
+		        c, -EINVAL,
+		        "%s: tensors[%s].data_offsets[1]: end %llu lies beyond the data section (%llu bytes, "
+		        "file bytes %llu to %llu)",
+		        file, qn, (unsigned long long)end, (unsigned long long)data_len,
+		        (unsigned long long)data_start, (unsigned long long)(data_start + data_len));
 	d->foff = data_start + begin;
 	d->flen = end - begin;
 	return 0;
@@ -335,7 +345,7 @@ static int st_cmp_foff(const void *a, const void *b)
 
 /* Sort a file's tensors by offset and reject any two whose bytes overlap. */
 static int st_check_overlap(struct st_ctx *c, const char *file, struct ms_tensor_desc *v, size_t n,
-			    uint64_t data_start)
+                            uint64_t data_start)
 {
 	const struct ms_tensor_desc *far = NULL; /* the range reaching furthest so far */
 
@@ -348,13 +358,14 @@ static int st_check_overlap(struct st_ctx *c, const char *file, struct ms_tensor
 			continue; /* an empty tensor overlaps nothing */
 		if (far && v[i].foff < far->foff + far->flen)
 			return st_fail(c, -EINVAL,
-				       "%s: tensors[%s].data_offsets: [%llu, %llu) overlaps tensors[%s] [%llu, %llu)",
-				       file, ms_desc_quote(v[i].name, qa, sizeof(qa)),
-				       (unsigned long long)(v[i].foff - data_start),
-				       (unsigned long long)(v[i].foff - data_start + v[i].flen),
-				       ms_desc_quote(far->name, qb, sizeof(qb)),
-				       (unsigned long long)(far->foff - data_start),
-				       (unsigned long long)(far->foff - data_start + far->flen));
+			               "%s: tensors[%s].data_offsets: [%llu, %llu) overlaps tensors[%s] "
+			               "[%llu, %llu)",
+			               file, ms_desc_quote(v[i].name, qa, sizeof(qa)),
+			               (unsigned long long)(v[i].foff - data_start),
+			               (unsigned long long)(v[i].foff - data_start + v[i].flen),
+			               ms_desc_quote(far->name, qb, sizeof(qb)),
+			               (unsigned long long)(far->foff - data_start),
+			               (unsigned long long)(far->foff - data_start + far->flen));
 		if (!far || v[i].foff + v[i].flen > far->foff + far->flen)
 			far = &v[i];
 	}
@@ -389,13 +400,13 @@ static int st_keep_metadata(struct st_ctx *c, const char *file, const char *rel,
 	char what[160], qk[160];
 
 	if (!json_is_object(meta))
-		return st_fail(c, -EINVAL, "%s: __metadata__: expected an object of string values, got %s", file,
-			       st_what(meta, what, sizeof(what)));
+		return st_fail(c, -EINVAL, "%s: __metadata__: expected an object of string values, got %s",
+		               file, st_what(meta, what, sizeof(what)));
 	json_object_foreach(meta, k, v)
 	{
 		if (!json_is_string(v))
 			return st_fail(c, -EINVAL, "%s: __metadata__[%s]: expected a string, got %s", file,
-				       ms_desc_quote(k, qk, sizeof(qk)), st_what(v, what, sizeof(what)));
+			               ms_desc_quote(k, qk, sizeof(qk)), st_what(v, what, sizeof(what)));
 	}
 	return st_meta_set(c, file, rel, meta);
 }
@@ -403,33 +414,36 @@ static int st_keep_metadata(struct st_ctx *c, const char *file, const char *rel,
 /* The header's JSON text: bounds first, then read with pread (checkpoints are huge;
  * never map or read the data). */
 static int st_read_header(struct st_ctx *c, const char *file, int fd, uint64_t fsize, char **text,
-			  uint64_t *len)
+                          uint64_t *len)
 {
 	unsigned char le[8];
 	uint64_t n = 0;
 	int rc;
 
 	if (fsize < 8)
-		return st_fail(c, -EINVAL,
-			       "%s: byte 0: file is %llu bytes, shorter than the 8-byte header length that starts "
-			       "a safetensors file",
-			       file, (unsigned long long)fsize);
+		return st_fail(
+		        c, -EINVAL,
+		        "%s: byte 0: file is %llu bytes, shorter than the 8-byte header length that starts "
+		        "a safetensors file",
+		        file, (unsigned long long)fsize);
 	if ((rc = st_pread_all(fd, le, 8, 0)))
 		return st_fail(c, rc, "%s: byte 0: cannot read: %s", file, strerror(-rc));
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | le[i];
 	if (n > MS_SAFETENSORS_MAX_HEADER)
 		return st_fail(c, -EINVAL, "%s: byte 0: header length %llu exceeds the %llu-byte limit", file,
-			       (unsigned long long)n, MS_SAFETENSORS_MAX_HEADER);
+		               (unsigned long long)n, MS_SAFETENSORS_MAX_HEADER);
 	if (n > fsize - 8)
 		return st_fail(c, -EINVAL,
-			       "%s: byte 0: header length %llu runs past the end of the file (%llu bytes, so at most "
-			       "%llu)",
-			       file, (unsigned long long)n, (unsigned long long)fsize,
-			       (unsigned long long)(fsize - 8));
+		               "%s: byte 0: header length %llu runs past the end of the file (%llu bytes, so "
+		               "at most "
+		               "%llu)",
+		               file, (unsigned long long)n, (unsigned long long)fsize,
+		               (unsigned long long)(fsize - 8));
 	*text = malloc(n ? n : 1);
 	if (!*text)
-		return st_fail(c, -ENOMEM, "%s: out of memory for a %llu-byte header", file, (unsigned long long)n);
+		return st_fail(c, -ENOMEM, "%s: out of memory for a %llu-byte header", file,
+		               (unsigned long long)n);
 	if ((rc = st_pread_all(fd, *text, n, 8))) {
 		free(*text);
 		*text = NULL;
@@ -440,7 +454,7 @@ static int st_read_header(struct st_ctx *c, const char *file, int fd, uint64_t f
 }
 
 static int st_parse_header(struct st_ctx *c, const char *file, const char *rel, json_t *root, uint64_t hlen,
-			   uint64_t fsize, struct ms_desc_set *set, const struct stat *st)
+                           uint64_t fsize, struct ms_desc_set *set, const struct stat *st)
 {
 	uint64_t data_start = 8 + hlen, data_len = fsize - data_start;
 	size_t first = set->n;
@@ -451,7 +465,7 @@ static int st_parse_header(struct st_ctx *c, const char *file, const char *rel, 
 
 	if (!json_is_object(root))
 		return st_fail(c, -EINVAL, "%s: byte 8: header: expected a JSON object, got %s", file,
-			       st_what(root, what, sizeof(what)));
+		               st_what(root, what, sizeof(what)));
 	json_object_foreach(root, name, info)
 	{
 		struct ms_tensor_desc *d;
@@ -465,7 +479,7 @@ static int st_parse_header(struct st_ctx *c, const char *file, const char *rel, 
 		prev = json_object_get(c->seen, name);
 		if (prev)
 			return st_fail(c, -EINVAL, "%s: tensors[%s]: already defined in %s", file,
-				       ms_desc_quote(name, qn, sizeof(qn)), json_string_value(prev));
+			               ms_desc_quote(name, qn, sizeof(qn)), json_string_value(prev));
 		d = ms_desc_set_add(set);
 		if (!d || !(d->name = strdup(name)) || !(d->file = strdup(file)) ||
 		    json_object_set_new(c->seen, name, json_string_nocheck(file)))
@@ -508,9 +522,10 @@ static int st_load_file(struct st_ctx *c, const char *file, const char *rel, str
 	/* jansson checks UTF-8 too; its position counts bytes into the header. */
 	root = json_loadb(text, hlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		rc = st_fail(c, -EINVAL, "%s: byte %llu (header line %d, column %d): invalid header JSON: %s", file,
-			     (unsigned long long)(8 + (uint64_t)(jerr.position > 0 ? jerr.position : 0)), jerr.line,
-			     jerr.column, jerr.text);
+		rc = st_fail(c, -EINVAL, "%s: byte %llu (header line %d, column %d): invalid header JSON: %s",
+		             file,
+		             (unsigned long long)(8 + (uint64_t)(jerr.position > 0 ? jerr.position : 0)),
+		             jerr.line, jerr.column, jerr.text);
 		goto out_free;
 	}
 	rc = st_parse_header(c, file, rel, root, hlen, (uint64_t)st.st_size, set, &st);
@@ -537,7 +552,8 @@ static int st_read_small(struct st_ctx *c, const char *file, char **text, size_t
 		goto out_close;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > INDEX_MAX_BYTES) {
-		rc = st_fail(c, -EINVAL, "%s: expected a regular file of at most %llu bytes", file, INDEX_MAX_BYTES);
+		rc = st_fail(c, -EINVAL, "%s: expected a regular file of at most %llu bytes", file,
+		             INDEX_MAX_BYTES);
 		goto out_close;
 	}
 	*len = (size_t)st.st_size;
@@ -581,7 +597,7 @@ static int st_cmp_str(const void *a, const void *b)
 /* After loading shard `shard` (path `file`) into set->v[first..): every tensor in it
  * is mapped to it, and every tensor mapped to it (`mapped` of them) is in it. */
 static int st_check_shard(struct st_ctx *c, const char *index, json_t *wmap, const char *shard,
-			  const char *file, const struct ms_desc_set *set, size_t first, size_t mapped)
+                          const char *file, const struct ms_desc_set *set, size_t first, size_t mapped)
 {
 	const char *name;
 	json_t *v;
@@ -590,12 +606,14 @@ static int st_check_shard(struct st_ctx *c, const char *index, json_t *wmap, con
 	for (size_t i = first; i < set->n; i++) {
 		v = json_object_get(wmap, set->v[i].name);
 		if (!v)
-			return st_fail(c, -EINVAL, "%s: weight_map[%s]: missing, but shard %s holds that tensor", index,
-				       ms_desc_quote(set->v[i].name, qn, sizeof(qn)), file);
+			return st_fail(c, -EINVAL,
+			               "%s: weight_map[%s]: missing, but shard %s holds that tensor", index,
+			               ms_desc_quote(set->v[i].name, qn, sizeof(qn)), file);
 		if (strcmp(json_string_value(v), shard))
-			return st_fail(c, -EINVAL, "%s: weight_map[%s]: names shard %s, but the tensor is in %s", index,
-				       ms_desc_quote(set->v[i].name, qn, sizeof(qn)),
-				       ms_desc_quote(json_string_value(v), qs, sizeof(qs)), file);
+			return st_fail(c, -EINVAL,
+			               "%s: weight_map[%s]: names shard %s, but the tensor is in %s", index,
+			               ms_desc_quote(set->v[i].name, qn, sizeof(qn)),
+			               ms_desc_quote(json_string_value(v), qs, sizeof(qs)), file);
 	}
 	if (set->n - first == mapped)
 		return 0;
@@ -608,8 +626,9 @@ static int st_check_shard(struct st_ctx *c, const char *index, json_t *wmap, con
 			continue;
 		where = json_object_get(c->seen, name);
 		if (!where || strcmp(json_string_value(where), file))
-			return st_fail(c, -EINVAL, "%s: weight_map[%s]: names shard %s, which has no such tensor",
-				       index, ms_desc_quote(name, qn, sizeof(qn)), file);
+			return st_fail(c, -EINVAL,
+			               "%s: weight_map[%s]: names shard %s, which has no such tensor", index,
+			               ms_desc_quote(name, qn, sizeof(qn)), file);
 	}
 	return 0;
 }
@@ -617,7 +636,7 @@ static int st_check_shard(struct st_ctx *c, const char *index, json_t *wmap, con
 /* Validate weight_map, list its distinct shards sorted (*shards points into wmap)
  * and count the tensors mapped to each (counts: shard -> integer). */
 static int st_index_shards(struct st_ctx *c, const char *index, json_t *wmap, json_t *counts,
-			   const char ***shards, size_t *nshards)
+                           const char ***shards, size_t *nshards)
 {
 	const char *name;
 	json_t *v;
@@ -632,10 +651,11 @@ static int st_index_shards(struct st_ctx *c, const char *index, json_t *wmap, js
 		json_t *count;
 
 		if (!json_is_string(v) || !st_shard_name_ok(json_string_value(v)))
-			return st_fail(c, -EINVAL,
-				       "%s: weight_map[%s]: expected a shard file name relative to the index's "
-				       "directory, got %s",
-				       index, ms_desc_quote(name, qn, sizeof(qn)), st_what(v, what, sizeof(what)));
+			return st_fail(
+			        c, -EINVAL,
+			        "%s: weight_map[%s]: expected a shard file name relative to the index's "
+			        "directory, got %s",
+			        index, ms_desc_quote(name, qn, sizeof(qn)), st_what(v, what, sizeof(what)));
 		count = json_object_get(counts, json_string_value(v));
 		if (count) {
 			json_integer_set(count, json_integer_value(count) + 1);
@@ -663,13 +683,13 @@ static int st_load_index_json(struct st_ctx *c, const char *index, json_t *root,
 
 	if (!json_is_object(root))
 		return st_fail(c, -EINVAL, "%s: expected a JSON object with weight_map, got %s", index,
-			       st_what(root, what, sizeof(what)));
+		               st_what(root, what, sizeof(what)));
 	if (!json_is_object(wmap))
-		return st_fail(c, -EINVAL, "%s: weight_map: expected an object {tensor: shard file}, got %s", index,
-			       st_what(wmap, what, sizeof(what)));
+		return st_fail(c, -EINVAL, "%s: weight_map: expected an object {tensor: shard file}, got %s",
+		               index, st_what(wmap, what, sizeof(what)));
 	if (meta && !json_is_object(meta))
 		return st_fail(c, -EINVAL, "%s: metadata: expected an object, got %s", index,
-			       st_what(meta, what, sizeof(what)));
+		               st_what(meta, what, sizeof(what)));
 	if (meta && (rc = st_meta_set(c, index, st_basename(index), meta)))
 		return rc;
 	if (!(counts = json_object()))
@@ -693,11 +713,11 @@ static int st_load_index_json(struct st_ctx *c, const char *index, json_t *root,
 			break;
 		}
 		if (stat(file, &st))
-			rc = st_fail(c, -errno, "%s: weight_map names shard %s, but %s cannot be read: %s", index,
-				     ms_desc_quote(shards[i], qs, sizeof(qs)), file, strerror(errno));
+			rc = st_fail(c, -errno, "%s: weight_map names shard %s, but %s cannot be read: %s",
+			             index, ms_desc_quote(shards[i], qs, sizeof(qs)), file, strerror(errno));
 		else if (!(rc = st_load_file(c, file, shards[i], set)))
 			rc = st_check_shard(c, index, wmap, shards[i], file, set, first,
-					    (size_t)json_integer_value(json_object_get(counts, shards[i])));
+			                    (size_t)json_integer_value(json_object_get(counts, shards[i])));
 		free(file);
 	}
 	free(dir);
@@ -720,8 +740,8 @@ static int st_load_index(struct st_ctx *c, const char *index, struct ms_desc_set
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(text);
 	if (!root)
-		return st_fail(c, -EINVAL, "%s: byte %d (line %d, column %d): invalid JSON: %s", index, jerr.position,
-			       jerr.line, jerr.column, jerr.text);
+		return st_fail(c, -EINVAL, "%s: byte %d (line %d, column %d): invalid JSON: %s", index,
+		               jerr.position, jerr.line, jerr.column, jerr.text);
 	rc = st_load_index_json(c, index, root, set);
 	json_decref(root);
 	return rc;
@@ -790,8 +810,9 @@ static int st_load_dir(struct st_ctx *c, const char *dir, struct ms_desc_set *se
 	if (!pick && idx.n == 1)
 		pick = idx.v[0];
 	if (!pick && idx.n > 1) {
-		rc = st_fail(c, -EINVAL, "%s: several index files (%s, %s%s) and no " INDEX_NAME ": name one of them",
-			     dir, idx.v[0], idx.v[1], idx.n > 2 ? ", ..." : "");
+		rc = st_fail(c, -EINVAL,
+		             "%s: several index files (%s, %s%s) and no " INDEX_NAME ": name one of them",
+		             dir, idx.v[0], idx.v[1], idx.n > 2 ? ", ..." : "");
 		goto out_idx;
 	}
 	if (pick) {
@@ -805,7 +826,8 @@ static int st_load_dir(struct st_ctx *c, const char *dir, struct ms_desc_set *se
 	if ((rc = st_list(c, dir, ".safetensors", &files)))
 		goto out_idx;
 	if (!files.n)
-		rc = st_fail(c, -ENOENT, "%s: no " INDEX_NAME " and no *.safetensors file in this directory", dir);
+		rc = st_fail(c, -ENOENT, "%s: no " INDEX_NAME " and no *.safetensors file in this directory",
+		             dir);
 	for (size_t i = 0; i < files.n && !rc; i++) {
 		if (!(path = st_join(dir, files.v[i])))
 			rc = st_fail(c, -ENOMEM, "%s: out of memory", dir);
@@ -831,7 +853,7 @@ int ms_safetensors_load(const char *path, struct ms_desc_set *out, char *err, si
 		err[0] = 0;
 	if (!path || !out || out->n || out->v)
 		return st_fail(&c, -EINVAL, "%s: safetensors: no path or a non-empty descriptor set given",
-			       path ? path : "(null)");
+		               path ? path : "(null)");
 	c.meta = json_object();
 	c.seen = json_object();
 	if (!c.meta || !c.seen) {

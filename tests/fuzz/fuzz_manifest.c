@@ -54,10 +54,11 @@ static void expect_same(const struct ms_desc_set *a, const struct ms_desc_set *b
 	for (size_t i = 0; i < a->n; i++) {
 		const struct ms_tensor_desc *x = &a->v[i], *y = &b->v[i];
 
-		if (!str_same(x->name, y->name) || !str_same(x->layer, y->layer) || strcmp(x->dtype, y->dtype) ||
-		    x->ebits != y->ebits || x->ndim != y->ndim || x->elems != y->elems ||
-		    !str_same(x->file, y->file) || x->file_dev != y->file_dev || x->file_ino != y->file_ino ||
-		    x->foff != y->foff || x->flen != y->flen || x->dev_ptr != y->dev_ptr ||
+		if (!str_same(x->name, y->name) || !str_same(x->layer, y->layer) ||
+		    strcmp(x->dtype, y->dtype) || x->ebits != y->ebits || x->ndim != y->ndim ||
+		    x->elems != y->elems || !str_same(x->file, y->file) || x->file_dev != y->file_dev ||
+		    x->file_ino != y->file_ino || x->foff != y->foff || x->flen != y->flen ||
+		    x->dev_ptr != y->dev_ptr ||
 		    memcmp(x->shape, y->shape, sizeof(x->shape[0]) * (size_t)x->ndim) ||
 		    memcmp(x->stride, y->stride, sizeof(x->stride[0]) * (size_t)x->ndim))
 			abort();

@@ -42,7 +42,7 @@ static void put_shard(const char *name, const char *header, size_t data_len)
 static void cleanup(void)
 {
 	static const char *const names[] = {"a.safetensors", "b.safetensors", "model.safetensors.index.json",
-					    "x.safetensors"};
+	                                    "x.safetensors"};
 	char path[160];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -60,12 +60,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	atexit(cleanup);
 	put_shard("a.safetensors",
-		  "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-		  "\"y\":{\"dtype\":\"F4\",\"shape\":[2,2],\"data_offsets\":[8,10]}}",
-		  10);
-	put_shard("b.safetensors", "{\"__metadata__\":{\"k\":\"v\"},\"z\":{\"dtype\":\"BF16\",\"shape\":[],"
-				   "\"data_offsets\":[0,2]}}",
-		  2);
+	          "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+	          "\"y\":{\"dtype\":\"F4\",\"shape\":[2,2],\"data_offsets\":[8,10]}}",
+	          10);
+	put_shard("b.safetensors",
+	          "{\"__metadata__\":{\"k\":\"v\"},\"z\":{\"dtype\":\"BF16\",\"shape\":[],"
+	          "\"data_offsets\":[0,2]}}",
+	          2);
 	snprintf(index_path, sizeof(index_path), "%s/model.safetensors.index.json", dir);
 	snprintf(file_path, sizeof(file_path), "%s/x.safetensors", dir);
 	return 0;

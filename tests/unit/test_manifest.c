@@ -94,7 +94,8 @@ static int write_manifest(const struct ms_desc_set *set, const char *name)
 	return rc;
 }
 
-static void expect_same_desc(const struct ms_tensor_desc *a, const struct ms_tensor_desc *b, const char *layer)
+static void expect_same_desc(const struct ms_tensor_desc *a, const struct ms_tensor_desc *b,
+                             const char *layer)
 {
 	cr_expect_str_eq(b->name, a->name);
 	cr_expect_str_eq(b->layer, layer);
@@ -127,7 +128,8 @@ static void expect_error(const char *path, const char *const *pieces)
 	cr_expect_eq(strchr(err, '\n'), NULL, "one line: %s", err);
 	cr_expect_eq(strncmp(err, path, strlen(path)), 0, "message \"%s\" should start with the file", err);
 	for (size_t i = 0; pieces[i]; i++)
-		cr_expect_neq(strstr(err, pieces[i]), NULL, "message \"%s\" should contain \"%s\"", err, pieces[i]);
+		cr_expect_neq(strstr(err, pieces[i]), NULL, "message \"%s\" should contain \"%s\"", err,
+		              pieces[i]);
 }
 
 #define EXPECT_ERROR(path, ...) expect_error(path, (const char *const[]){__VA_ARGS__, NULL})
@@ -137,8 +139,8 @@ static const char *manifest_with(const char *name, const char *tensor)
 {
 	static char text[2048];
 
-	snprintf(text, sizeof(text), "{\"metashim_manifest\": 1, \"layers\": [{\"name\": \"l\", \"tensors\": [%s]}]}",
-		 tensor);
+	snprintf(text, sizeof(text),
+	         "{\"metashim_manifest\": 1, \"layers\": [{\"name\": \"l\", \"tensors\": [%s]}]}", tensor);
 	write_text(name, text);
 	return in_dir(name);
 }
@@ -150,22 +152,22 @@ Test(manifest, a_checkpoint_written_and_loaded_back_is_the_same)
 	struct ms_desc_set ck = {0}, mf = {0};
 
 	write_st("model-00001-of-00002.safetensors",
-		 "{\"__metadata__\":{\"format\":\"pt\"},"
-		 "\"model.layers.0.mlp.w\":{\"dtype\":\"BF16\",\"shape\":[2,3],\"data_offsets\":[0,12]},"
-		 "\"model.layers.0.mlp.b\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[12,24]},"
-		 "\"model.embed\":{\"dtype\":\"F4\",\"shape\":[4],\"data_offsets\":[24,26]}}",
-		 26);
+	         "{\"__metadata__\":{\"format\":\"pt\"},"
+	         "\"model.layers.0.mlp.w\":{\"dtype\":\"BF16\",\"shape\":[2,3],\"data_offsets\":[0,12]},"
+	         "\"model.layers.0.mlp.b\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[12,24]},"
+	         "\"model.embed\":{\"dtype\":\"F4\",\"shape\":[4],\"data_offsets\":[24,26]}}",
+	         26);
 	write_st("model-00002-of-00002.safetensors",
-		 "{\"model.layers.1.mlp.w\":{\"dtype\":\"F8_E4M3\",\"shape\":[],\"data_offsets\":[0,1]},"
-		 "\"lm_head\":{\"dtype\":\"I64\",\"shape\":[1,1,1],\"data_offsets\":[8,16]}}",
-		 16);
+	         "{\"model.layers.1.mlp.w\":{\"dtype\":\"F8_E4M3\",\"shape\":[],\"data_offsets\":[0,1]},"
+	         "\"lm_head\":{\"dtype\":\"I64\",\"shape\":[1,1,1],\"data_offsets\":[8,16]}}",
+	         16);
 	write_text("model.safetensors.index.json",
-		   "{\"metadata\":{\"total_size\":42},\"weight_map\":{"
-		   "\"model.layers.0.mlp.w\":\"model-00001-of-00002.safetensors\","
-		   "\"model.layers.0.mlp.b\":\"model-00001-of-00002.safetensors\","
-		   "\"model.embed\":\"model-00001-of-00002.safetensors\","
-		   "\"model.layers.1.mlp.w\":\"model-00002-of-00002.safetensors\","
-		   "\"lm_head\":\"model-00002-of-00002.safetensors\"}}");
+	           "{\"metadata\":{\"total_size\":42},\"weight_map\":{"
+	           "\"model.layers.0.mlp.w\":\"model-00001-of-00002.safetensors\","
+	           "\"model.layers.0.mlp.b\":\"model-00001-of-00002.safetensors\","
+	           "\"model.embed\":\"model-00001-of-00002.safetensors\","
+	           "\"model.layers.1.mlp.w\":\"model-00002-of-00002.safetensors\","
+	           "\"lm_head\":\"model-00002-of-00002.safetensors\"}}");
 	cr_assert_eq(ms_safetensors_load(dir, &ck, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(ck.n, 5);
 	cr_assert_eq(write_manifest(&ck, "layers.json"), 0);
@@ -183,7 +185,7 @@ Test(manifest, a_checkpoint_written_and_loaded_back_is_the_same)
 }
 
 static struct ms_tensor_desc *add(struct ms_desc_set *set, const char *name, const char *dtype, int ndim,
-				  const int64_t *shape)
+                                  const int64_t *shape)
 {
 	struct ms_tensor_desc *d = ms_desc_set_add(set);
 
@@ -227,10 +229,10 @@ Test(manifest, writer_groups_layers_in_first_appearance_order_one_tensor_per_lin
 	own = strstr(text, "{\"name\": \"custom\", \"tensors\": [");
 	cr_assert(l1 && l0 && top && own && l1 < l0 && l0 < top && top < own, "%s", text);
 	cr_expect_neq(strstr(text, "\n      {\"name\": \"m.l0.w\", \"dtype\": \"BF16\", \"shape\": [2, 4], "
-				   "\"stride\": [1, 2], \"device\": \"0x7f0012340000\"}"),
-		      NULL, "%s", text);
-	cr_expect_neq(strstr(text, "\n      {\"name\": \"m.l1.b\", \"dtype\": \"F32\", \"shape\": [2]}"), NULL, "%s",
-		      text);
+	                           "\"stride\": [1, 2], \"device\": \"0x7f0012340000\"}"),
+	              NULL, "%s", text);
+	cr_expect_neq(strstr(text, "\n      {\"name\": \"m.l1.b\", \"dtype\": \"F32\", \"shape\": [2]}"),
+	              NULL, "%s", text);
 	cr_expect_eq(strstr(text, "\"stride\": [4, 1]"), NULL, "contiguous strides are left out: %s", text);
 	cr_expect_eq(strstr(text, "\"source\""), NULL);
 	free(text);
@@ -277,18 +279,18 @@ Test(manifest, hand_written_manifest_resolves_files_beside_it_and_torch_dtypes)
 
 	write_st("w.safetensors", "{}", 64);
 	write_text("hand.json", "{\n"
-				"  \"_comment\": \"made by hand\",\n"
-				"  \"metashim_manifest\": 1,\n"
-				"  \"metadata\": {\"who\": \"me\"},\n"
-				"  \"layers\": [\n"
-				"    {\"name\": \"blk\", \"_note\": 1, \"tensors\": [\n"
-				"      {\"name\": \"blk.w\", \"dtype\": \"bfloat16\", \"shape\": [4, 2],\n"
-				"       \"file\": \"w.safetensors\", \"offset\": 16, \"length\": 16},\n"
-				"      {\"name\": \"blk.d\", \"dtype\": \"torch.float32\", \"shape\": [3],\n"
-				"       \"stride\": [2], \"device\": \"0xABC000\"}\n"
-				"    ]}\n"
-				"  ]\n"
-				"}\n");
+	                        "  \"_comment\": \"made by hand\",\n"
+	                        "  \"metashim_manifest\": 1,\n"
+	                        "  \"metadata\": {\"who\": \"me\"},\n"
+	                        "  \"layers\": [\n"
+	                        "    {\"name\": \"blk\", \"_note\": 1, \"tensors\": [\n"
+	                        "      {\"name\": \"blk.w\", \"dtype\": \"bfloat16\", \"shape\": [4, 2],\n"
+	                        "       \"file\": \"w.safetensors\", \"offset\": 16, \"length\": 16},\n"
+	                        "      {\"name\": \"blk.d\", \"dtype\": \"torch.float32\", \"shape\": [3],\n"
+	                        "       \"stride\": [2], \"device\": \"0xABC000\"}\n"
+	                        "    ]}\n"
+	                        "  ]\n"
+	                        "}\n");
 	cr_assert_eq(ms_manifest_load(in_dir("hand.json"), &set, err, sizeof(err)), 0, "%s", err);
 	cr_expect_str_eq(err, "", "no warning when every file is there");
 	cr_assert_eq(stat(in_dir("w.safetensors"), &st), 0);
@@ -312,8 +314,9 @@ Test(manifest, hand_written_manifest_resolves_files_beside_it_and_torch_dtypes)
 Test(manifest, a_missing_file_keeps_the_tensor_without_file_identity_and_warns)
 {
 	struct ms_desc_set set = {0};
-	const char *p = manifest_with("gone.json", "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [4], "
-						   "\"file\": \"/nonexistent/x.safetensors\", \"offset\": 8, \"length\": 4}");
+	const char *p = manifest_with(
+	        "gone.json", "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [4], "
+	                     "\"file\": \"/nonexistent/x.safetensors\", \"offset\": 8, \"length\": 4}");
 
 	cr_assert_eq(ms_manifest_load(p, &set, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(set.n, 1);
@@ -321,9 +324,10 @@ Test(manifest, a_missing_file_keeps_the_tensor_without_file_identity_and_warns)
 	cr_expect_eq(set.v[0].file_dev, 0);
 	cr_expect_eq(set.v[0].file_ino, 0);
 	cr_expect_eq(set.v[0].foff, 8);
-	cr_expect_neq(strstr(err, "gone.json: 1 of 1 tensors name a file that cannot be found here"), NULL, "%s", err);
-	cr_expect_neq(strstr(err, "layers[0].tensors[0].file \"/nonexistent/x.safetensors\": No such file"), NULL,
-		      "%s", err);
+	cr_expect_neq(strstr(err, "gone.json: 1 of 1 tensors name a file that cannot be found here"), NULL,
+	              "%s", err);
+	cr_expect_neq(strstr(err, "layers[0].tensors[0].file \"/nonexistent/x.safetensors\": No such file"),
+	              NULL, "%s", err);
 	ms_desc_set_free(&set);
 }
 
@@ -361,7 +365,7 @@ Test(manifest, unknown_keys_are_rejected_unless_they_start_with_an_underscore)
 Test(manifest, layers_are_checked)
 {
 	write_text("l.json", "{\"metashim_manifest\": 1, \"layers\": [{\"name\": \"a\", \"tensors\": []}, "
-			     "{\"name\": \"a\", \"tensors\": []}]}");
+	                     "{\"name\": \"a\", \"tensors\": []}]}");
 	EXPECT_ERROR(in_dir("l.json"), "layers[1].name: layer \"a\" is already listed at layers[0]");
 	write_text("l2.json", "{\"metashim_manifest\": 1, \"layers\": [{\"name\": \"\", \"tensors\": []}]}");
 	EXPECT_ERROR(in_dir("l2.json"), "layers[0].name: expected a non-empty string");
@@ -372,24 +376,31 @@ Test(manifest, layers_are_checked)
 Test(manifest, tensor_fields_are_checked)
 {
 	EXPECT_ERROR(manifest_with("t1.json", "{\"name\": \"a\", \"dtype\": \"F128\", \"shape\": [1]}"),
-		     "layers[0].tensors[0].dtype: expected a dtype name", "got \"F128\"");
+	             "layers[0].tensors[0].dtype: expected a dtype name", "got \"F128\"");
 	EXPECT_ERROR(manifest_with("t2.json", "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [1, -2]}"),
-		     "layers[0].tensors[0].shape[1]: expected a non-negative integer, got -2");
+	             "layers[0].tensors[0].shape[1]: expected a non-negative integer, got -2");
 	EXPECT_ERROR(manifest_with("t3.json", "{\"dtype\": \"U8\", \"shape\": [1]}"),
-		     "layers[0].tensors[0].name: expected a non-empty string, got nothing");
-	EXPECT_ERROR(manifest_with("t4.json", "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [2], \"stride\": [1, 1]}"),
-		     "layers[0].tensors[0].stride: expected an array of 1 non-negative integers");
-	EXPECT_ERROR(manifest_with("t5.json", "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [2], \"offset\": 0}"),
-		     "layers[0].tensors[0].offset: given without \"file\"");
-	EXPECT_ERROR(manifest_with("t6.json", "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [2], \"device\": \"123\"}"),
-		     "layers[0].tensors[0].device: expected a non-zero device address", "got \"123\"");
-	EXPECT_ERROR(manifest_with("t7.json", "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [2], \"device\": \"0xzz\"}"),
-		     "layers[0].tensors[0].device");
+	             "layers[0].tensors[0].name: expected a non-empty string, got nothing");
+	EXPECT_ERROR(
+	        manifest_with("t4.json",
+	                      "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [2], \"stride\": [1, 1]}"),
+	        "layers[0].tensors[0].stride: expected an array of 1 non-negative integers");
+	EXPECT_ERROR(manifest_with("t5.json",
+	                           "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [2], \"offset\": 0}"),
+	             "layers[0].tensors[0].offset: given without \"file\"");
+	EXPECT_ERROR(
+	        manifest_with("t6.json",
+	                      "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [2], \"device\": \"123\"}"),
+	        "layers[0].tensors[0].device: expected a non-zero device address", "got \"123\"");
+	EXPECT_ERROR(
+	        manifest_with("t7.json",
+	                      "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [2], \"device\": \"0xzz\"}"),
+	        "layers[0].tensors[0].device");
 	EXPECT_ERROR(manifest_with("t8.json", "{\"name\": \"a\", \"dtype\": \"F4\", \"shape\": [3]}"),
-		     "layers[0].tensors[0]: 3 elements of F4 are 12 bits, not whole bytes");
+	             "layers[0].tensors[0]: 3 elements of F4 are 12 bits, not whole bytes");
 	EXPECT_ERROR(manifest_with("t9.json", "{\"name\": \"a\", \"dtype\": \"U8\", "
-					      "\"shape\": [4294967296, 4294967296]}"),
-		     "layers[0].tensors[0].shape: element count overflows");
+	                                      "\"shape\": [4294967296, 4294967296]}"),
+	             "layers[0].tensors[0].shape: element count overflows");
 	EXPECT_ERROR(manifest_with("t10.json", "7"), "layers[0].tensors[0]: expected a tensor object, got 7");
 }
 
@@ -397,39 +408,45 @@ Test(manifest, file_ranges_are_checked)
 {
 	write_st("f.safetensors", "{}", 8);
 	EXPECT_ERROR(manifest_with("r1.json", "{\"name\": \"a\", \"dtype\": \"F32\", \"shape\": [2], "
-					      "\"file\": \"f.safetensors\", \"offset\": 8, \"length\": 4}"),
-		     "layers[0].tensors[0].length: 4 bytes, but 2 elements of F32 take 8");
+	                                      "\"file\": \"f.safetensors\", \"offset\": 8, \"length\": 4}"),
+	             "layers[0].tensors[0].length: 4 bytes, but 2 elements of F32 take 8");
 	EXPECT_ERROR(manifest_with("r2.json", "{\"name\": \"a\", \"dtype\": \"F32\", \"shape\": [2], "
-					      "\"file\": \"f.safetensors\", \"length\": 8}"),
-		     "layers[0].tensors[0].offset: expected the data's byte offset");
+	                                      "\"file\": \"f.safetensors\", \"length\": 8}"),
+	             "layers[0].tensors[0].offset: expected the data's byte offset");
 	EXPECT_ERROR(manifest_with("r3.json", "{\"name\": \"a\", \"dtype\": \"F32\", \"shape\": [4], "
-					      "\"file\": \"f.safetensors\", \"offset\": 8, \"length\": 16}"),
-		     "layers[0].tensors[0]: bytes [8, 24) lie beyond the end of", "(18 bytes)");
+	                                      "\"file\": \"f.safetensors\", \"offset\": 8, \"length\": 16}"),
+	             "layers[0].tensors[0]: bytes [8, 24) lie beyond the end of", "(18 bytes)");
 	EXPECT_ERROR(manifest_with("r4.json", "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [1], "
-					      "\"file\": \"f.safetensors\", \"offset\": 9223372036854775807, "
-					      "\"length\": 1}"),
-		     "bytes [9223372036854775807, 9223372036854775808) lie beyond the end");
+	                                      "\"file\": \"f.safetensors\", \"offset\": 9223372036854775807, "
+	                                      "\"length\": 1}"),
+	             "bytes [9223372036854775807, 9223372036854775808) lie beyond the end");
 }
 
 Test(manifest, duplicate_tensors_and_overlapping_ranges_are_rejected)
 {
 	write_st("f.safetensors", "{}", 64);
-	write_text("d.json", "{\"metashim_manifest\": 1, \"layers\": ["
-			     "{\"name\": \"a\", \"tensors\": [{\"name\": \"t\", \"dtype\": \"U8\", \"shape\": [1]}]},"
-			     "{\"name\": \"b\", \"tensors\": [{\"name\": \"t\", \"dtype\": \"U8\", \"shape\": [1]}]}]}");
-	EXPECT_ERROR(in_dir("d.json"), "layers[1].tensors[0].name: tensor \"t\" is already listed at layers[0].tensors[0]");
-	write_text("o.json", "{\"metashim_manifest\": 1, \"layers\": [{\"name\": \"a\", \"tensors\": ["
-			     "{\"name\": \"x\", \"dtype\": \"U8\", \"shape\": [8], \"file\": \"f.safetensors\", "
-			     "\"offset\": 10, \"length\": 8},"
-			     "{\"name\": \"y\", \"dtype\": \"U8\", \"shape\": [8], \"file\": \"f.safetensors\", "
-			     "\"offset\": 14, \"length\": 8}]}]}");
-	EXPECT_ERROR(in_dir("o.json"), "layers[0].tensors[1]: bytes [14, 22) of", "overlap those of layers[0].tensors[0] [10, 18)");
+	write_text(
+	        "d.json",
+	        "{\"metashim_manifest\": 1, \"layers\": ["
+	        "{\"name\": \"a\", \"tensors\": [{\"name\": \"t\", \"dtype\": \"U8\", \"shape\": [1]}]},"
+	        "{\"name\": \"b\", \"tensors\": [{\"name\": \"t\", \"dtype\": \"U8\", \"shape\": [1]}]}]}");
+	EXPECT_ERROR(in_dir("d.json"),
+	             "layers[1].tensors[0].name: tensor \"t\" is already listed at layers[0].tensors[0]");
+	write_text("o.json",
+	           "{\"metashim_manifest\": 1, \"layers\": [{\"name\": \"a\", \"tensors\": ["
+	           "{\"name\": \"x\", \"dtype\": \"U8\", \"shape\": [8], \"file\": \"f.safetensors\", "
+	           "\"offset\": 10, \"length\": 8},"
+	           "{\"name\": \"y\", \"dtype\": \"U8\", \"shape\": [8], \"file\": \"f.safetensors\", "
+	           "\"offset\": 14, \"length\": 8}]}]}");
+	EXPECT_ERROR(in_dir("o.json"), "layers[0].tensors[1]: bytes [14, 22) of",
+	             "overlap those of layers[0].tensors[0] [10, 18)");
 	/* The same file by another path is the same file. */
-	write_text("o2.json", "{\"metashim_manifest\": 1, \"layers\": [{\"name\": \"a\", \"tensors\": ["
-			      "{\"name\": \"x\", \"dtype\": \"U8\", \"shape\": [8], \"file\": \"f.safetensors\", "
-			      "\"offset\": 10, \"length\": 8},"
-			      "{\"name\": \"y\", \"dtype\": \"U8\", \"shape\": [8], \"file\": \"./f.safetensors\", "
-			      "\"offset\": 14, \"length\": 8}]}]}");
+	write_text("o2.json",
+	           "{\"metashim_manifest\": 1, \"layers\": [{\"name\": \"a\", \"tensors\": ["
+	           "{\"name\": \"x\", \"dtype\": \"U8\", \"shape\": [8], \"file\": \"f.safetensors\", "
+	           "\"offset\": 10, \"length\": 8},"
+	           "{\"name\": \"y\", \"dtype\": \"U8\", \"shape\": [8], \"file\": \"./f.safetensors\", "
+	           "\"offset\": 14, \"length\": 8}]}]}");
 	EXPECT_ERROR(in_dir("o2.json"), "overlap those of");
 }
 
