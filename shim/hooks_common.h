@@ -104,13 +104,15 @@
 	MS_EXPORT RET sym PARAMS                                        \
 	{                                                               \
 		__typeof__(&sym) real = MS_REAL(sym);                   \
+		RET rc;                                                 \
 		if (MS_UNLIKELY(!real))                                 \
 			return MISSING;                                 \
-		if (MS_UNLIKELY(ms_vmm_active()) && ms_enter()) {       \
-			ms_vmm_note_launch(#sym);                       \
-			ms_leave();                                     \
-		}                                                       \
-		return real ARGS;                                       \
+		if (MS_LIKELY(!ms_vmm_active()) || !ms_enter())         \
+			return real ARGS;                               \
+		ms_vmm_note_launch(#sym);                               \
+		rc = real ARGS; /* a runtime launch's driver launch nests */ \
+		ms_leave();                                             \
+		return rc;                                              \
 	}
 
 /* A linear copy of n bytes. */

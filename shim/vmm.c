@@ -743,16 +743,23 @@ static int materialize_early(uint64_t a, uint64_t hi)
 	enum piece_kind k;
 	int err = 0;
 
+	static unsigned unnamed;
+
 	if (ms_registry_find_dev(a, &h)) {
 		struct vlayer *vl = vlayer_of(h.t->layer);
 
-		ms_warn("staging reached METASHIM_STAGING_MAX (%llu bytes): materializing layer %s before it is "
-			"complete", (unsigned long long)ms_cfg.staging_max, h.t->layer->name);
+		if (vl && !vl->early)
+			ms_warn("staging reached METASHIM_STAGING_MAX (%llu bytes): materializing layer %s before it "
+				"is complete", (unsigned long long)ms_cfg.staging_max, h.t->layer->name);
 		if (vl)
 			vl->early = true;
 		err = materialize_locked(h.t->layer, NULL, "staging");
 		if (err)
 			return err;
+	} else if (++unnamed <= 3) { /* a tensor's first copy: not bound to it yet */
+		ms_warn("staging reached METASHIM_STAGING_MAX (%llu bytes): materializing %#llx..%#llx before its "
+			"layer is complete%s", (unsigned long long)ms_cfg.staging_max, (unsigned long long)a,
+			(unsigned long long)hi, unnamed == 3 ? " (further ones not reported)" : "");
 	}
 	for (uint64_t p = a, e; p < hi && !err; p = e) {
 		struct vres *r;
