@@ -103,6 +103,11 @@ static inline void ms_line_str(struct ms_line *l, const char *key, const char *s
 }
 /* Append the line and '\n' to the trace atomically (whole lines only). */
 MS_HIDDEN void ms_line_emit(struct ms_line *l);
+/* The records one event writes, appended with one lock: l holds the event's
+ * record; until ms_line_batch_end, ms_line_emit on this thread adds lines to it
+ * (a full batch is appended early). Not for ms_line_emit_pending. */
+MS_HIDDEN void ms_line_batch_begin(struct ms_line *l);
+MS_HIDDEN void ms_line_batch_end(void);
 /* Like ms_line_emit, but the record alone does not create the trace file: it waits
  * in the buffer for the first ms_line_emit (and is dropped if none comes). For
  * warnings, so that a process that never touches CUDA writes no file. */

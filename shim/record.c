@@ -88,13 +88,16 @@ void ms_copy_end(struct ms_copy *c, int rc)
 	}
 	if (c->deferred)
 		ms_line_u64(&l, "deferred", 1);
-	ms_line_emit(&l);
+	/* The copy record and what counting it writes (attr, bind, complete, ...)
+	 * reach the trace together, under one lock. */
+	ms_line_batch_begin(&l);
 	if (rc == 0 && (c->dir == MS_DIR_H2D || c->dir == MS_DIR_D2D || c->dir == MS_DIR_P2P)) {
 		ms_count_copy(c);
 		/* a layer this copy completed could not be materialized */
 		if (MS_UNLIKELY(ms_vmm_active()) && c->err == MS_ERR_NONE)
 			c->err = ms_vmm_take_err();
 	}
+	ms_line_batch_end();
 }
 
 static void alloc_record(struct ms_alloc *a, const char *type, int rc)

@@ -529,9 +529,41 @@ out_drop:
 	pthread_mutex_unlock(&lock);
 }
 
+/* The batch the current thread's records join (ms_line_batch_begin), or NULL. */
+static __thread struct ms_line *tl_batch __attribute__((tls_model("initial-exec")));
+
 void ms_line_emit(struct ms_line *l)
 {
-	append(l, true);
+	struct ms_line *b = tl_batch;
+
+	if (MS_LIKELY(!b) || b == l) {
+		append(l, true);
+		return;
+	}
+	/* Join the batch as a line of its own; a full batch goes out first. */
+	if (b->len && b->len + 1 + l->len > LINE_TEXT) {
+		append(b, true);
+		b->len = 0;
+	}
+	if (b->len)
+		b->buf[b->len++] = '\n';
+	memcpy(b->buf + b->len, l->buf, l->len);
+	b->len += l->len;
+	b->buf[b->len] = '\0';
+}
+
+void ms_line_batch_begin(struct ms_line *l)
+{
+	tl_batch = l;
+}
+
+void ms_line_batch_end(void)
+{
+	struct ms_line *b = tl_batch;
+
+	tl_batch = NULL;
+	if (b && b->len)
+		append(b, true);
 }
 
 void ms_line_emit_pending(struct ms_line *l)
