@@ -295,11 +295,17 @@ static int index_build(_Atomic(struct ms_index *) *pidx, struct ms_run *all)
 }
 
 /* ------------------------------------------------------------- device index */
-/* One sorted run of device ranges, struct-of-arrays in one allocation. */
+struct dev_ent {
+	uint64_t lo, hi;
+	struct ms_reg_tensor *t;
+};
+/* One sorted run of device ranges in one allocation: the starts alone (what a
+ * search reads: 8 per cache line) and the whole entries (what a hit reads: its
+ * end, tensor and neighbours on one or two lines). */
 struct dev_run {
 	size_t n;
-	uint64_t *lo, *hi;             /* [lo, hi) sorted by lo, disjoint */
-	struct ms_reg_tensor **t;
+	uint64_t *lo;                  /* starts, sorted */
+	struct dev_ent *e;             /* [lo, hi) -> t, same order, disjoint */
 };
 #define DEV_RUNS 64
 /* Runs largest first; each holds more than twice the entries of the next, so a
@@ -308,11 +314,6 @@ struct dev_index {
 	int nruns;
 	struct dev_run *run[DEV_RUNS];
 };
-struct dev_ent {
-	uint64_t lo, hi;
-	struct ms_reg_tensor *t;
-};
-
 static _Atomic(struct dev_index *) dev_snap;
 /* Bumped after every publish (after the pointer store): a thread's cached ranges
  * are good while the generation they were read under is current. */
@@ -338,15 +339,13 @@ static __thread struct {
 
 static struct dev_run *dev_run_new(size_t n)
 {
-	size_t arrays = n * (2 * sizeof(uint64_t) + sizeof(struct ms_reg_tensor *));
-	struct dev_run *r = malloc(sizeof(*r) + arrays);
+	struct dev_run *r = malloc(sizeof(*r) + n * (sizeof(uint64_t) + sizeof(struct dev_ent)));
 
 	if (!r)
 		return NULL;
 	r->n = n;
-	r->lo = (uint64_t *)(r + 1);
-	r->hi = r->lo + n;
-	r->t = (struct ms_reg_tensor **)(r->hi + n);
+	r->e = (struct dev_ent *)(r + 1);
+	r->lo = (uint64_t *)(r->e + n);
 	return r;
 }
 
@@ -376,17 +375,17 @@ static bool dev_search(const struct dev_index *idx, uint64_t x, struct ms_hit *h
 		const struct dev_run *r = idx->run[i];
 		size_t k = run_floor(r->lo, r->n, x);
 
-		if (k == SIZE_MAX || x >= r->hi[k])
+		if (k == SIZE_MAX || x >= r->e[k].hi)
 			continue;
-		hit->t = r->t[k];
-		hit->lo = r->lo[k];
-		hit->hi = r->hi[k];
+		hit->t = r->e[k].t;
+		hit->lo = r->e[k].lo;
+		hit->hi = r->e[k].hi;
 		if (win) {
 			size_t w = r->n - k < DEV_WIN ? r->n - k : DEV_WIN;
 			for (size_t j = 0; j < DEV_WIN; j++) {
-				tl_win.lo[j] = j < w ? r->lo[k + j] : 0;
-				tl_win.hi[j] = j < w ? r->hi[k + j] : 0;
-				tl_win.t[j] = j < w ? r->t[k + j] : NULL;
+				tl_win.lo[j] = j < w ? r->e[k + j].lo : 0;
+				tl_win.hi[j] = j < w ? r->e[k + j].hi : 0;
+				tl_win.t[j] = j < w ? r->e[k + j].t : NULL;
 			}
 			tl_win.gen = gen;
 		}
@@ -429,9 +428,8 @@ static struct dev_run *dev_merge(const struct dev_run *a, const struct dev_run *
 		const struct dev_run *s = from_a ? a : b;
 		size_t x = from_a ? i++ : j++;
 
-		r->lo[k] = s->lo[x];
-		r->hi[k] = s->hi[x];
-		r->t[k++] = s->t[x];
+		r->e[k] = s->e[x];
+		r->lo[k++] = s->lo[x];
 	}
 	return r;
 }
@@ -472,9 +470,8 @@ static int dev_flush_locked(void)
 	if (!next || !r)
 		goto out_nomem;
 	for (size_t i = 0; i < npending; i++) {
+		r->e[i] = pending[i];
 		r->lo[i] = pending[i].lo;
-		r->hi[i] = pending[i].hi;
-		r->t[i] = pending[i].t;
 	}
 	if (old)
 		*next = *old;
@@ -534,7 +531,7 @@ static bool dev_overlaps_locked(uint64_t lo, uint64_t hi)
 		const struct dev_run *r = idx->run[i];
 		size_t k = run_floor(r->lo, r->n, lo);
 
-		if (k != SIZE_MAX && lo < r->hi[k])
+		if (k != SIZE_MAX && lo < r->e[k].hi)
 			return true;
 		k = k == SIZE_MAX ? 0 : k + 1;
 		if (k < r->n && r->lo[k] < hi)
@@ -589,9 +586,8 @@ static int dev_build_locked(struct dev_ent *d, size_t n)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
+		r->e[i] = d[i];
 		r->lo[i] = d[i].lo;
-		r->hi[i] = d[i].hi;
-		r->t[i] = d[i].t;
 	}
 	if (r)
 		next->run[next->nruns++] = r;
