@@ -1324,6 +1324,8 @@ static void load_source(const char *path, const char *what,
 		ms_desc_set_free(&set);
 		return;
 	}
+	if (err[0]) /* loaded, with something to say (a manifest naming files absent here) */
+		ms_warn("%s %s: %s", what, path, err);
 	pthread_mutex_lock(&reg_lock);
 	add_set_locked(&set, path);
 	pthread_mutex_unlock(&reg_lock);
