@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -30,6 +31,7 @@
 #define MEM_H 230            /* memory plot height */
 #define PROBLEM_ROWS 200     /* problems listed before "... and N more" */
 #define SITE_ROWS 15         /* call sites listed */
+#define MARKS_MAX 64         /* completion markers drawn per timeline row */
 
 /* Fill colours per status: light theme, distinguishable without reading the legend. */
 static const char *const status_color[MS_ST_COUNT] = {
@@ -111,27 +113,31 @@ static size_t utf8_len(const unsigned char *s)
 }
 
 /* Text or attribute value: markup characters as entities, bytes XML forbids
- * (controls, invalid UTF-8) as U+FFFD. Writes at most max bytes of s. */
+ * (controls, invalid UTF-8) as U+FFFD. Writes at most max bytes of s; runs that
+ * need nothing go out in one fwrite. */
 static void escn(FILE *f, const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	const unsigned char *end = p + strnlen((const char *)p, max);
 	while (p < end) {
-		size_t n = utf8_len(p);
-		if (!n || p + n > end || (*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f) {
-			fputs("\xef\xbf\xbd", f);
-			p++;
-			continue;
-		}
+		const unsigned char *run = p;
+		size_t n;
+		while (p < end && ((*p >= 0x20 && *p != 0x7f) || *p == '\t' || *p == '\n') &&
+		       !strchr("&<>\"'", *p) && (n = utf8_len(p)) != 0 && p + n <= end)
+			p += n;
+		if (p > run)
+			fwrite(run, 1, (size_t)(p - run), f);
+		if (p >= end)
+			break;
 		switch (*p) {
 		case '&': fputs("&amp;", f); break;
 		case '<': fputs("&lt;", f); break;
 		case '>': fputs("&gt;", f); break;
 		case '"': fputs("&quot;", f); break;
 		case '\'': fputs("&#39;", f); break;
-		default: fwrite(p, 1, n, f);
+		default: fputs("\xef\xbf\xbd", f); /* U+FFFD */
 		}
-		p += n;
+		p++;
 	}
 }
 
@@ -403,10 +409,38 @@ static void layer_tooltip(FILE *f, const struct ms_layer *l)
 		ms_fmt_bytes(l->bytes, d, sizeof(d)));
 	if (l->gbps > 0)
 		fprintf(f, ", %.2f GB/s", l->gbps);
+	if (l->loads > 1)
+		fprintf(f, "; completed %" PRIu64 " times", l->loads);
 	fputs("</title>", f);
 }
 
-static void timeline_row(FILE *f, const struct ms_run *r, size_t i, const struct axis *ax, double y, double rh)
+/* Completions grouped by layer, in trace order within each: layer i's are
+ * order[first[i] .. first[i + 1]). A counting sort: reloads can complete every
+ * layer thousands of times, so rows must not scan all of them. */
+struct by_layer {
+	size_t *first;            /* nlayers + 1 offsets into order */
+	size_t *order;            /* indexes into run->completions */
+};
+
+static int group_completions(const struct ms_run *r, struct by_layer *g)
+{
+	g->first = calloc(r->nlayers + 2, sizeof(*g->first));
+	g->order = malloc((r->ncompletions + 1) * sizeof(*g->order));
+	if (!g->first || !g->order)
+		return -ENOMEM;
+	for (size_t k = 0; k < r->ncompletions; k++)
+		if (r->completions[k].layer < r->nlayers)
+			g->first[r->completions[k].layer + 2]++;
+	for (size_t i = 2; i < r->nlayers + 2; i++)
+		g->first[i] += g->first[i - 1];
+	for (size_t k = 0; k < r->ncompletions; k++)
+		if (r->completions[k].layer < r->nlayers)
+			g->order[g->first[r->completions[k].layer + 1]++] = k;
+	return 0;
+}
+
+static void timeline_row(FILE *f, const struct ms_run *r, size_t i, const struct axis *ax, double y, double rh,
+			 const struct by_layer *g)
 {
 	const struct ms_layer *l = &r->layers[i];
 	double bh = rh - (rh > 16 ? 8 : 5), by = y + (rh - bh) / 2;
@@ -424,35 +458,44 @@ static void timeline_row(FILE *f, const struct ms_run *r, size_t i, const struct
 		return;
 	}
 	double x0 = ax_x(ax, l->first_t), x1 = ax_x(ax, l->last_t != MS_NO_TIME ? l->last_t : l->first_t);
-	if (x1 - x0 < 2)
-		x1 = x0 + 2;
+	if (x1 - x0 < 3)
+		x1 = x0 + 3;
 	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"2\" fill=\"%s\"/>", x0, by,
 		x1 - x0, bh, status_color[l->status]);
-	for (size_t k = 0; k < r->ncompletions; k++) {
-		if (r->completions[k].layer != i)
-			continue;
-		double cx = ax_x(ax, r->completions[k].t);
-		fprintf(f, "<path d=\"M%.1f %.1fl4 %.1fl-4 %.1fl-4 -%.1fz\" fill=\"#1f2328\"/>", cx, by - 1,
-			bh / 2 + 1, bh / 2 + 1, bh / 2 + 1);
+	/* A reloaded layer completes again and again: mark the first few. Dense rows
+	 * get a thin tick, which leaves the short bars it marks visible. */
+	for (size_t j = g->first[i]; j < g->first[i + 1] && j < g->first[i] + MARKS_MAX; j++) {
+		double cx = ax_x(ax, r->completions[g->order[j]].t);
+		if (rh >= 18)
+			fprintf(f, "<path class=\"done\" d=\"M%.1f %.1fl4 %.1fl-4 %.1fl-4 -%.1fz\" fill=\"#1f2328\"/>",
+				cx, by - 1, bh / 2 + 1, bh / 2 + 1, bh / 2 + 1);
+		else
+			fprintf(f, "<rect class=\"done\" x=\"%.1f\" y=\"%.1f\" width=\"1.5\" height=\"%.1f\" "
+				   "fill=\"#1f2328\"/>",
+				cx - 0.75, by - 2, bh + 4);
 	}
 	fputs("</g>\n", f);
 }
 
-static void timeline(FILE *f, const struct ms_run *r, const char *suffix)
+static int timeline(FILE *f, const struct ms_run *r, const char *suffix)
 {
+	struct by_layer g = { 0 };
 	struct axis ax;
+	int rc;
 	section(f, "Load timeline", suffix);
 	if (!r->nlayers || !load_window(r, &ax)) {
 		fputs(r->nlayers ? "<p class=\"note\">No copies into layer tensors were recorded.</p>\n"
 				 : "<p class=\"note\">No layers were described (give the shim --checkpoint or "
 				   "--manifest, or register tensors through the C API).</p>\n",
 		      f);
-		return;
+		return 0;
 	}
+	if ((rc = group_completions(r, &g)) < 0)
+		goto out_free;
 	double rh = r->nlayers <= 30 ? 24 : r->nlayers <= 80 ? 18 : 15;
 	double h = rh * (double)r->nlayers + 4;
-	fputs("<div class=\"legend\">One row per layer: a bar from its first to its last copy, "
-	      "<b>\xe2\x97\x86</b> when it became complete.</div>\n",
+	fputs("<div class=\"legend\">One row per layer: a bar from its first to its last copy, a dark mark "
+	      "where it became complete.</div>\n",
 	      f);
 	legend(f, NULL);
 	fputs("<div class=\"panel\" style=\"padding:4px 0\">\n<div class=\"gutter\">\n", f);
@@ -467,8 +510,12 @@ static void timeline(FILE *f, const struct ms_run *r, const char *suffix)
 		PAGE_W, h, PAGE_W, h);
 	time_ticks(f, &ax, 0, h, false, 0);
 	for (size_t i = 0; i < r->nlayers; i++)
-		timeline_row(f, r, i, &ax, 2 + rh * (double)i, rh);
+		timeline_row(f, r, i, &ax, 2 + rh * (double)i, rh, &g);
 	fputs("</svg>\n</div>\n</div>\n", f);
+out_free:
+	free(g.first);
+	free(g.order);
+	return rc;
 }
 
 /* ------------------------------------------------------------ completeness strip */
@@ -784,7 +831,8 @@ int ms_export_html(const struct ms_model *m, FILE *out)
 		}
 		fputs("<section class=\"run\">\n", out);
 		summary(out, r, suffix);
-		timeline(out, r, suffix);
+		if (timeline(out, r, suffix) < 0)
+			return -ENOMEM;
 		strip(out, r, suffix);
 		memory(out, r, suffix);
 		problems(out, r, suffix);

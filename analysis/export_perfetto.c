@@ -59,25 +59,28 @@ static size_t utf8_len(const unsigned char *s)
 }
 
 /* A JSON string; invalid UTF-8 (trace strings are raw bytes) becomes U+FFFD so that
- * strict parsers accept the file. */
+ * strict parsers accept the file. Runs that need no escape go out in one fwrite:
+ * this is the exporter's inner loop. */
 static void put_str(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	fputc('"', f);
-	while (*p) {
-		size_t n = utf8_len(p);
-		if (!n) {
-			fputs("\\ufffd", f);
-			p++;
-		} else if (*p == '"' || *p == '\\') {
-			fputc('\\', f);
-			fputc(*p++, f);
-		} else if (*p < 0x20) {
-			fprintf(f, "\\u%04x", *p++);
-		} else {
-			fwrite(p, 1, n, f);
+	for (;;) {
+		const unsigned char *run = p;
+		size_t n = 0;
+		while (*p >= 0x20 && *p != '"' && *p != '\\' && (n = utf8_len(p)) != 0)
 			p += n;
-		}
+		if (p > run)
+			fwrite(run, 1, (size_t)(p - run), f);
+		if (!*p)
+			break;
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputs("\\ufffd", f);
+		p++;
 	}
 	fputc('"', f);
 }

@@ -64,8 +64,9 @@ static void add_trace(struct page *p, const char *text)
 	close(fd);
 }
 
-/* Parse the page with python3's XML parser; print its titles, timeline rows and
- * strip cells, one per line ("title T", "row STATUS", "cell STATUS"), then "ok". */
+/* Parse the page with python3's XML parser; print its titles, timeline rows, strip
+ * cells and completion markers, one per line ("title T", "row STATUS", "cell
+ * STATUS", "done"), then "ok". */
 static const char check_py[] =
 	"import sys, xml.etree.ElementTree as E\n"
 	"for e in E.parse(sys.argv[1]).iter():\n"
@@ -74,6 +75,7 @@ static const char check_py[] =
 	"    if tag in ('h1', 'h2'): print('title', ''.join(e.itertext()))\n"
 	"    if tag == 'g' and c[:1] == ['row']: print('row', c[1])\n"
 	"    if tag == 'rect' and c[:1] == ['cell']: print('cell', c[1])\n"
+	"    if tag in ('path', 'rect') and c[:1] == ['done']: print('done')\n"
 	"print('ok')\n";
 
 static char *run_check(const char *html)
@@ -320,4 +322,32 @@ Test(export_html, output_is_deterministic)
 	cr_expect_str_eq(a.text, b.text);
 	done(&a);
 	done(&b);
+}
+
+Test(export_html, a_reloaded_layer_is_marked_at_each_completion)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *t = malloc(cap);
+	cr_assert_not_null(t);
+	n += (size_t)snprintf(t + n, cap - n, "%s",
+			      HEAD(5, -1) "layer id=1 name=A\nlayer id=2 name=B\n"
+					  "tensor id=1 layer=1 name=A.w dtype=U8 esize=1 shape=8 stride=1 elems=8 skip=0\n"
+					  "tensor id=2 layer=2 name=B.w dtype=U8 esize=1 shape=8 stride=1 elems=8 skip=0\n");
+	for (int i = 1; i <= 3; i++)
+		n += (size_t)snprintf(t + n, cap - n,
+				      "copy seq=%d t=%d dur=10 tid=5 api=cudaMemcpy dir=H2D dst=0x1 src=0x2 bytes=8 "
+				      "stream=0x0 rc=0 stack=0\nattr seq=%d tensor=1 off=0 elems=8 copied=%d\n"
+				      "complete t=%d seq=%d layer=1 loads=%d\nrelease t=%d layer=1 bytes=8 backup=0\n",
+				      i, i * 1000, i, 8 * i, i * 1000 + 10, i, i, i * 1000 + 20);
+	snprintf(t + n, cap - n,
+		 "copy seq=9 t=5000 dur=10 tid=5 api=cudaMemcpy dir=H2D dst=0x1 src=0x2 bytes=8 stream=0x0 rc=0 "
+		 "stack=0\nattr seq=9 tensor=2 off=0 elems=8 copied=8\ncomplete t=5010 seq=9 layer=2 loads=1\n"
+		 "footer t=6000 events=4 dropped=0\n");
+	struct page p = { 0 };
+	add_trace(&p, t);
+	free(t);
+	render(&p);
+	cr_expect_eq(lines(p.parsed, "done"), 4);
+	cr_expect_not_null(strstr(p.text, "completed 3 times"));
+	done(&p);
 }
