@@ -57,6 +57,7 @@ static const char *tail(const char *s, size_t w, char *buf, size_t cap)
 static void summary(FILE *f, const struct ms_run *r)
 {
 	char a[32], b[32], c[32], lab[32];
+	char sc[32];
 	fprintf(f, "== metashim report: %s\n", r->path);
 	fprintf(f, "program    %s\n", r->argv && *r->argv ? r->argv : r->exe ? r->exe : "?");
 	ms_run_label(r, lab, sizeof(lab));
@@ -121,7 +122,7 @@ static void summary(FILE *f, const struct ms_run *r)
 			ms_fmt_at(r->materialized_peak_t, b, sizeof(b)),
 			ms_fmt_bytes(r->reserved_peak, c, sizeof(c)),
 			ms_fmt_bytes(r->staged_peak, lab, sizeof(lab)),
-			ms_fmt_bytes(r->scratch, a, sizeof(a)));
+			ms_fmt_bytes(r->scratch, sc, sizeof(sc)));
 	}
 }
 
@@ -160,6 +161,34 @@ static void layer_row(FILE *f, int w, const struct ms_layer *l)
 		tail(l->name, (size_t)w, nb, sizeof(nb)), n, l->expected, l->covered, l->copied,
 		ms_status_name(l->status), at_ms(l->first_t, t1, sizeof(t1)),
 		at_ms(l->last_t, t2, sizeof(t2)), t3, g);
+}
+
+/* Deferred modes: when each layer got real memory, how long that took (granules
+ * created and mapped, recorded copies replayed), and its releases. */
+static void materializations(FILE *f, const struct ms_run *r)
+{
+	char nb[NAME_W + 1], t1[24], b[32];
+	size_t n = 0;
+	int w = name_width(r);
+
+	for (size_t i = 0; i < r->nlayers; i++)
+		n += r->layers[i].materializations || r->layers[i].releases;
+	if (!n)
+		return;
+	fprintf(f, "\nmaterialized %zu layer%s (deferred memory)\n", n, n == 1 ? "" : "s");
+	fprintf(f, "%-*s %5s %6s %8s %10s %9s %9s %9s\n", w, "layer", "times", "failed", "released", "bytes",
+		"first ms", "took ms", "max ms");
+	for (size_t i = 0; i < r->nlayers; i++) {
+		const struct ms_layer *l = &r->layers[i];
+		uint64_t ok = l->materializations - l->materialize_failed;
+
+		if (!l->materializations && !l->releases)
+			continue;
+		fprintf(f, "%-*s %5" PRIu64 " %6" PRIu64 " %8" PRIu64 " %10s %9s %9.3f %9.3f\n", w,
+			tail(l->name, (size_t)w, nb, sizeof(nb)), ok, l->materialize_failed, l->releases,
+			ms_fmt_bytes(l->materialized_bytes, b, sizeof(b)), at_ms(l->materialized_t, t1, sizeof(t1)),
+			(double)l->materialize_ns / 1e6, (double)l->materialize_max_ns / 1e6);
+	}
 }
 
 static void layers(FILE *f, const struct ms_run *r, const struct report_opts *o)
@@ -293,6 +322,7 @@ static void report_run(FILE *f, const struct ms_run *r, const struct report_opts
 {
 	summary(f, r);
 	layers(f, r, o);
+	materializations(f, r);
 	problems(f, r, o);
 	top_sites(f, r, o);
 	verdict(f, r);

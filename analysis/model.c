@@ -627,6 +627,11 @@ static int rec_materialize(struct ms_run *run, struct priv *p, struct ms_record 
 	}
 	l->materializations++;
 	l->materialized_bytes = bytes;
+	if (ok) {
+		l->materialize_ns += dur;
+		if (dur > l->materialize_max_ns)
+			l->materialize_max_ns = dur;
+	}
 	if (!ok)
 		l->materialize_failed++;
 	else if (l->materialized_t == MS_NO_TIME)

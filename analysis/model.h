@@ -142,6 +142,8 @@ struct ms_layer {
 	uint64_t materializations; /* materialize records (ok or not) */
 	uint64_t materialize_failed; /* materialize records with ok=0 */
 	uint64_t releases;        /* release records */
+	uint64_t materialize_ns;  /* summed `dur` of its ok materialize records */
+	uint64_t materialize_max_ns; /* the longest of them */
 };
 
 /* ------------------------------------------------------------------- problems */

@@ -52,6 +52,7 @@ struct run {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool active;          /* a reservation exists (read without the lock) */
+static bool settled;                /* layerwise finalize ran: new allocations are real */
 static bool ready, broken;          /* set up; set-up failed (defer nothing) */
 static uint64_t gran;               /* VMM granularity, bytes */
 static CUmemAllocationProp prop;    /* pinned device memory on `prop.location.id` */
@@ -663,7 +664,7 @@ void ms_vmm_alloc(struct ms_alloc *a)
 	if (a->handle || a->map || !a->bytes || a->bytes < ms_cfg.defer_min)
 		return;
 	pthread_mutex_lock(&lock);
-	if (setup())
+	if (settled || setup())
 		goto out_unlock;
 	d = ms_driver();
 	on_thread();
@@ -1158,6 +1159,38 @@ out_unlock:
 	return err;
 }
 
+/* Lock held. Every scratch granule left gets real memory with its recorded
+ * writes replayed: after a layerwise finalize the program computes with its
+ * memory (activations, caches reused from the load) as in a normal run. */
+static int materialize_rest_locked(void)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < nres && !err; i++) {
+		struct vres *r = res[i];
+
+		for (uint64_t a = 0, b; a < r->ngran && !err; a = b) {
+			b = a + 1;
+			if (r->g[a] & G_REAL)
+				continue;
+			while (b < r->ngran && !(r->g[b] & G_REAL))
+				b++;
+			err = make_real(r, a, b, false, false);
+			if (!err) {
+				struct ms_rlog_span s = { va(r, a), va(r, b) };
+
+				err = ms_rlog_replay(&rlog, &s, 1, &devio, NULL);
+			}
+		}
+	}
+	ms_rlog_drop(&rlog, all_real, NULL);
+	emit_mem();
+	if (err)
+		ms_warn("finalize: giving the rest of deferred memory real backing failed (%d): out of device memory",
+			err);
+	return err;
+}
+
 int ms_vmm_finalize(void)
 {
 	size_t n = ms_registry_layer_count(), incomplete = 0;
@@ -1185,6 +1218,13 @@ int ms_vmm_finalize(void)
 				err = materialize_locked(l, NULL, "finalize");
 			pthread_mutex_unlock(&lock);
 		}
+	}
+	if (!err && ms_cfg.mode == MS_MODE_LAYERWISE && ms_vmm_active()) {
+		pthread_mutex_lock(&lock);
+		on_thread();
+		err = materialize_rest_locked();
+		settled = true;
+		pthread_mutex_unlock(&lock);
 	}
 	if (err)
 		return err;

@@ -239,6 +239,55 @@ bb = sum(b.numel() * b.element_size() for b in model.buffers())
 print(json.dumps({"param_bytes": pb, "buffer_bytes": bb, "gpu_used": free0 - free1}))
 EOF
 
+cat >"$work/layerwise_load.py" <<EOF
+# normal: from_pretrained on the CPU, then to the GPU. layerwise (under the shim,
+# METASHIM_MODE=layerwise): the model is made on "meta", given uninitialized CUDA
+# storage (deferred), bound with metashim_torch, its buffers copied from a CPU
+# instance and its weights copied in from the shards; metashim_finalize ends the
+# load. Then logits of a short forward pass are saved; memory is printed as JSON.
+import ctypes, glob, json, os, sys, torch
+sys.path.insert(0, "$root/examples/torch")
+from transformers import AutoConfig, AutoModelForCausalLM
+from safetensors import safe_open
+mode, ckpt, out = sys.argv[1:4]
+free0, _ = torch.cuda.mem_get_info()
+incomplete = 0
+if mode == "normal":
+    model = AutoModelForCausalLM.from_pretrained(ckpt, dtype=torch.bfloat16).to("cuda")
+else:
+    import metashim_torch as mt
+    mt.attach()
+    cfg = AutoConfig.from_pretrained(ckpt)
+    cpu = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
+    model = model.to_empty(device="cuda")
+    mt.register_module(model)
+    cpu_bufs = dict(cpu.named_buffers())
+    with torch.no_grad():
+        for name, b in model.named_buffers():
+            b.copy_(cpu_bufs[name])
+        params = dict(model.named_parameters())
+        for f in sorted(glob.glob(os.path.join(ckpt, "*.safetensors"))):
+            with safe_open(f, "pt") as st:
+                for k in st.keys():
+                    params[k].copy_(st.get_tensor(k))
+    torch.cuda.synchronize()
+    fin = ctypes.CDLL(None).metashim_finalize
+    fin.restype = ctypes.c_int
+    incomplete = fin()
+model.eval()
+ids = torch.arange(1, 33, device="cuda").unsqueeze(0)
+with torch.no_grad():
+    logits = model(ids).logits.float().cpu()
+torch.cuda.synchronize()
+free1, _ = torch.cuda.mem_get_info()
+torch.save(logits, out)
+print(json.dumps({"gpu_used": free0 - free1, "max_allocated": torch.cuda.max_memory_allocated(),
+                  "incomplete_layers": incomplete}))
+sys.exit(0 if incomplete == 0 else 1)
+EOF
+
 if have_py torch && have_py transformers && [ "$built" = 1 ]; then
 	step "a small Llama checkpoint, made locally"
 	if t "$PY" "$work/make_llama.py" "$hf" && ls "$hf"/*.safetensors >/dev/null 2>&1; then
@@ -320,6 +369,38 @@ if [ -n "$hf_b" ]; then
 		fi
 	else
 		record "meta dry run" FAIL "exit status $?"
+	fi
+
+	if [ -n "${used:-}" ] && [ "$used" -lt $((hf_b / 4)) ] 2>/dev/null; then
+		record "meta dry run: GPU memory far below the model" PASS "$used bytes used, model $hf_b bytes"
+	elif [ -n "${used:-}" ]; then
+		record "meta dry run: GPU memory far below the model" FAIL "$used bytes used, model $hf_b bytes"
+	fi
+
+	# Layerwise: the model built on "meta", given uninitialized CUDA storage, bound
+	# through the PyTorch helper and loaded tensor by tensor from the shards; each
+	# layer materializes when complete. Its logits must equal a normal load's bit
+	# for bit. Memory: the driver's view after the forward pass for both, and the
+	# materialized peak from the layerwise trace.
+	step "layerwise load through examples/torch/metashim_torch.py vs a normal load"
+	t "$PY" "$work/layerwise_load.py" normal "$hf" "$d/normal.pt" | tee "$d/normal.json"
+	rc_n=${PIPESTATUS[0]}
+	METASHIM_MODE=layerwise t_shim "$d/layerwise-%p.trace" "$PY" "$work/layerwise_load.py" layerwise "$hf" \
+		"$d/layerwise.pt" | tee "$d/layerwise.json"
+	rc_l=${PIPESTATUS[0]}
+	if [ "$rc_n" = 0 ] && [ "$rc_l" = 0 ]; then
+		mpeak=$(awk '$1 == "mem" { for (i = 2; i <= NF; i++) if ($i ~ /^materialized=/) {
+			v = substr($i, 14) + 0; if (v > m) m = v } } END { printf "%.0f", m }' "$d"/layerwise-*.trace)
+		mem="normal $(cat "$d/normal.json"); layerwise $(cat "$d/layerwise.json"), materialized peak $mpeak"
+		if t "$PY" -c 'import sys, torch; a, b = torch.load(sys.argv[1]), torch.load(sys.argv[2]); sys.exit(0 if torch.equal(a, b) else 1)' \
+			"$d/normal.pt" "$d/layerwise.pt"; then
+			record "layerwise: logits bitwise identical to a normal load" PASS "$mem"
+		else
+			record "layerwise: logits bitwise identical to a normal load" FAIL "$mem"
+		fi
+		t "$tool" report "$d"/layerwise-*.trace >"$QOUT/layerwise-report.txt" 2>&1
+	else
+		record "layerwise load through the PyTorch helper" FAIL "exit normal $rc_n, layerwise $rc_l"
 	fi
 
 	# The PyTorch helper binds every parameter by its data pointer and checks each
