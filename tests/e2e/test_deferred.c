@@ -334,6 +334,18 @@ Test(deferred, a_kernel_launch_while_memory_is_deferred_is_counted_once)
 	e2e_trace_free(&t);
 }
 
+Test(deferred, finalize_reports_the_incomplete_layer_and_backs_everything_loaded)
+{
+	struct e2e_trace t;
+
+	reload("finalize", NULL, &t);
+	cr_expect_eq(count_where(&t, "alloc", "deferred", "1"), 1, "only the arena is deferred, not the later alloc");
+	cr_expect_eq(e2e_count(&t, "alloc"), 2);
+	cr_expect_eq(e2e_count(&t, "complete"), 3);
+	cr_expect_eq(max_field(&t, "mem", "materialized"), max_field(&t, "mem", "reserved"));
+	e2e_trace_free(&t);
+}
+
 Test(deferred, trace_mode_records_neither_launches_nor_memory_accounting)
 {
 	struct e2e_trace t;

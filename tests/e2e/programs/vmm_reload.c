@@ -10,6 +10,9 @@
  *   oom        (run with a small FAKECUDA_MEM_LIMIT) layer1's completing copy
  *              fails with cudaErrorMemoryAllocation; release layer0; retry: ok
  *   launch     a kernel launch while deferred memory exists
+ *   finalize   load three layers and half of the fourth; metashim_finalize says
+ *              one is incomplete; every loaded byte reads back; a new allocation
+ *              after it is real
  * Exit 0 when every check holds; each failure is one line on stderr. */
 #include <dlfcn.h>
 #include <stdint.h>
@@ -229,6 +232,26 @@ static void scenario_oom(void)
 	printf("oom: layer1 failed with 2, then loaded after layer0's release\n");
 }
 
+static void scenario_finalize(void)
+{
+	int (*finalize)(void) = dlsym(RTLD_DEFAULT, "metashim_finalize");
+	char *more;
+	int n;
+
+	for (int l = 0; l < 3; l++)
+		load_layer(l, 1);
+	if (load_tensor(7, 1)) /* layer3.b only */
+		fail("loading %s failed%ld", T[7].name, 0);
+	n = finalize ? finalize() : -1;
+	if (n != 1)
+		fail("metashim_finalize returned %ld, want 1 incomplete layer%s", "", n);
+	for (int l = 0; l < 3; l++)
+		check_layer(l, 1);
+	check_tensor(7, 1);
+	if (cu_malloc((void **)&more, 1 << 20))
+		fail("cudaMalloc after finalize failed%s%ld", "", 0);
+}
+
 static void scenario_launch(void)
 {
 	launch_fn launch = (launch_fn)dlsym(dlopen("libcudart.so.13", RTLD_NOW), "cudaLaunchKernel");
@@ -259,8 +282,10 @@ int main(int argc, char **argv)
 		scenario_oom();
 	else if (!strcmp(s, "launch"))
 		scenario_launch();
+	else if (!strcmp(s, "finalize"))
+		scenario_finalize();
 	else
-		return fprintf(stderr, "usage: vmm_reload reload|backup|interleave|bounded|oom|launch\n"), 2;
+		return fprintf(stderr, "usage: vmm_reload reload|backup|interleave|bounded|oom|launch|finalize\n"), 2;
 	if (!failures)
 		printf("vmm_reload %s: ok\n", s);
 	return failures ? 1 : 0;
