@@ -24,15 +24,16 @@
 #define MS_VERSION "unknown"
 #endif
 
-#define PAGE_W 1320          /* plot width in px: fits a 1400 px laptop window */
-#define LABEL_W 300          /* timeline: width of the layer-name column */
-#define LABEL_CHARS 44       /* layer names longer than this keep their tail */
-#define SCROLL_H 560         /* plots and tables taller than this scroll */
-#define MEM_H 230            /* memory plot height */
-#define PROBLEM_ROWS 200     /* problems listed before "... and N more" */
-#define SITE_ROWS 15         /* call sites listed */
-#define MARKS_MAX 64         /* completion markers drawn per timeline row */
+#define PAGE_W       1320 /* plot width in px: fits a 1400 px laptop window */
+#define LABEL_W      300  /* timeline: width of the layer-name column */
+#define LABEL_CHARS  44   /* layer names longer than this keep their tail */
+#define SCROLL_H     560  /* plots and tables taller than this scroll */
+#define MEM_H        230  /* memory plot height */
+#define PROBLEM_ROWS 200  /* problems listed before "... and N more" */
+#define SITE_ROWS    15   /* call sites listed */
+#define MARKS_MAX    64   /* completion markers drawn per timeline row */
 
+/* clang-format off */
 /* Fill colours per status: light theme, distinguishable without reading the legend. */
 static const char *const status_color[MS_ST_COUNT] = {
 	[MS_ST_COMPLETE] = "#2f9e5b",
@@ -90,6 +91,7 @@ static const char css[] =
 	".gutter{overflow-y:hidden;scrollbar-gutter:stable}\nsvg{display:block}\nsvg.fit{width:100%;height:auto}\nsvg text{font:12px system-ui,-apple-system,'Segoe UI',Roboto,Arial,"
 	"sans-serif;fill:#1f2328}\nsvg text.dim{fill:#57606a}\n"
 	"footer{margin-top:30px;color:#57606a;font-size:12px}\n";
+/* clang-format on */
 
 /* ------------------------------------------------------------ escaping */
 
@@ -130,12 +132,23 @@ static void escn(FILE *f, const char *s, size_t max)
 		if (p >= end)
 			break;
 		switch (*p) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputs("\xef\xbf\xbd", f); /* U+FFFD */
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&#39;", f);
+			break;
+		default:
+			fputs("\xef\xbf\xbd", f); /* U+FFFD */
 		}
 		p++;
 	}
@@ -177,7 +190,8 @@ static void cell_u64(FILE *f, uint64_t v)
 
 static void badge(FILE *f, enum ms_status s)
 {
-	fprintf(f, "<span class=\"badge\" style=\"background:%s\">%s</span>", status_color[s], status_label[s]);
+	fprintf(f, "<span class=\"badge\" style=\"background:%s\">%s</span>", status_color[s],
+	        status_label[s]);
 }
 
 static void card(FILE *f, bool alert, const char *key, const char *val, const char *sub)
@@ -204,14 +218,15 @@ static void section(FILE *f, const char *title, const char *suffix)
 
 static void legend(FILE *f, const size_t *counts)
 {
-	static const enum ms_status order[] = { MS_ST_COMPLETE, MS_ST_TWICE, MS_ST_PARTIAL, MS_ST_NEVER,
-						MS_ST_SKIPPED };
+	static const enum ms_status order[] = {MS_ST_COMPLETE, MS_ST_TWICE, MS_ST_PARTIAL, MS_ST_NEVER,
+	                                       MS_ST_SKIPPED};
 	fputs("<div class=\"legend\">", f);
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		enum ms_status s = order[i];
 		if (counts && !counts[s] && s == MS_ST_SKIPPED)
 			continue;
-		fprintf(f, "<span><i class=\"sw\" style=\"background:%s\"></i>%s", status_color[s], status_label[s]);
+		fprintf(f, "<span><i class=\"sw\" style=\"background:%s\"></i>%s", status_color[s],
+		        status_label[s]);
 		if (counts)
 			fprintf(f, " (%zu)", counts[s]);
 		fputs("</span>", f);
@@ -239,9 +254,11 @@ static void verdict_text(const struct ms_run *r, char *buf, size_t cap)
 {
 	size_t total = ms_run_problem_total(r), n = 0;
 	if (!total && r->layers_counted)
-		n = (size_t)snprintf(buf, cap, "All %zu layers complete, each loaded once", r->layers_counted);
+		n = (size_t)snprintf(buf, cap, "All %zu layers complete, each loaded once",
+		                     r->layers_counted);
 	else if (!total)
-		n = (size_t)snprintf(buf, cap, "No problems (no layer descriptors: completeness not checked)");
+		n = (size_t)snprintf(buf, cap,
+		                     "No problems (no layer descriptors: completeness not checked)");
 	else {
 		n = (size_t)snprintf(buf, cap, "%zu problem%s:", total, total == 1 ? "" : "s");
 		const char *sep = " ";
@@ -249,12 +266,12 @@ static void verdict_text(const struct ms_run *r, char *buf, size_t cap)
 			if (!r->problem_kinds[k])
 				continue;
 			n += (size_t)snprintf(buf + n, cap - n, "%s%zu %s", sep, r->problem_kinds[k],
-					      ms_problem_name((enum ms_problem_kind)k));
+			                      ms_problem_name((enum ms_problem_kind)k));
 			sep = ", ";
 		}
 		if (r->layers_counted && n < cap)
-			n += (size_t)snprintf(buf + n, cap - n, " (%zu of %zu layers complete)", r->layers_complete,
-					      r->layers_counted);
+			n += (size_t)snprintf(buf + n, cap - n, " (%zu of %zu layers complete)",
+			                      r->layers_complete, r->layers_counted);
 	}
 	if (!r->has_footer && n < cap)
 		snprintf(buf + n, cap - n, "; trace cut short");
@@ -265,26 +282,28 @@ static void summary_cards(FILE *f, const struct ms_run *r)
 	char v[64], s[160], a[32], b[32];
 	card(f, false, "Duration", ms_fmt_ns(r->end_t, v, sizeof(v)),
 	     r->has_footer ? "trace ended cleanly" : "trace cut short (no footer)");
-	size_t n = (size_t)snprintf(s, sizeof(s), "%" PRIu64 " cop%s", r->copies, r->copies == 1 ? "y" : "ies");
+	size_t n =
+	        (size_t)snprintf(s, sizeof(s), "%" PRIu64 " cop%s", r->copies, r->copies == 1 ? "y" : "ies");
 	const char *sep = ": ";
 	for (int d = 0; d < MS_DIR_COUNT && n < sizeof(s); d++) {
 		if (!r->dirs[d].calls)
 			continue;
 		n += (size_t)snprintf(s + n, sizeof(s) - n, "%s%s %s", sep, ms_dir_names[d],
-				      ms_fmt_bytes(r->dirs[d].bytes, a, sizeof(a)));
+		                      ms_fmt_bytes(r->dirs[d].bytes, a, sizeof(a)));
 		sep = ", ";
 	}
 	card(f, false, "Bytes copied", ms_fmt_bytes(r->copy_bytes, v, sizeof(v)), s);
 	uint64_t span = r->copy_first_t == MS_NO_TIME ? 0 : r->copy_last_t - r->copy_first_t;
 	snprintf(s, sizeof(s), "over copy time; %s over the copy span",
-		 ms_fmt_rate(r->copy_bytes, span, a, sizeof(a)));
+	         ms_fmt_rate(r->copy_bytes, span, a, sizeof(a)));
 	card(f, false, "Throughput", ms_fmt_rate(r->copy_bytes, r->copy_dur_ns, v, sizeof(v)), s);
 	snprintf(s, sizeof(s), "at %s s; %" PRIu64 " allocs, %" PRIu64 " frees",
-		 ms_fmt_at(r->live_peak ? r->live_peak_t : MS_NO_TIME, a, sizeof(a)), r->allocs, r->frees);
+	         ms_fmt_at(r->live_peak ? r->live_peak_t : MS_NO_TIME, a, sizeof(a)), r->allocs, r->frees);
 	card(f, false, "Allocation peak", ms_fmt_bytes(r->live_peak, v, sizeof(v)), s);
 	if (r->has_mem) {
-		snprintf(s, sizeof(s), "at %s s; reserved peak %s", ms_fmt_at(r->materialized_peak_t, a, sizeof(a)),
-			 ms_fmt_bytes(r->reserved_peak, b, sizeof(b)));
+		snprintf(s, sizeof(s), "at %s s; reserved peak %s",
+		         ms_fmt_at(r->materialized_peak_t, a, sizeof(a)),
+		         ms_fmt_bytes(r->reserved_peak, b, sizeof(b)));
 		card(f, false, "Materialized peak", ms_fmt_bytes(r->materialized_peak, v, sizeof(v)), s);
 	}
 	snprintf(v, sizeof(v), "%zu / %zu", r->layers_complete, r->layers_counted);
@@ -320,20 +339,20 @@ static void summary(FILE *f, const struct ms_run *r, const char *suffix)
 		fact(f, "program", r->argv && *r->argv ? r->argv : r->exe ? r->exe : "?", true);
 	snprintf(buf, sizeof(buf), "pid %" PRId64, r->pid);
 	if (r->rank >= 0)
-		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ", rank %" PRId64 " of %" PRId64, r->rank,
-			 r->world);
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ", rank %" PRId64 " of %" PRId64,
+		         r->rank, r->world);
 	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ", host %s, mode %s, shim %s",
-		 r->host ? r->host : "?", r->mode ? r->mode : "?", r->shim ? r->shim : "?");
+	         r->host ? r->host : "?", r->mode ? r->mode : "?", r->shim ? r->shim : "?");
 	fact(f, "process", buf, false);
 	if (r->copy_first_t != MS_NO_TIME) {
 		char b[32];
 		snprintf(buf, sizeof(buf), "%s s to %s s", ms_fmt_at(r->copy_first_t, a, sizeof(a)),
-			 ms_fmt_at(r->copy_last_t, b, sizeof(b)));
+		         ms_fmt_at(r->copy_last_t, b, sizeof(b)));
 		fact(f, "copies", buf, false);
 	}
 	snprintf(buf, sizeof(buf), "%" PRIu64 " lines%s%s", r->lines,
-		 r->has_footer ? ", ended cleanly" : ", CUT SHORT (no footer)",
-		 r->dropped ? ", events dropped by the shim: counts are lower bounds" : "");
+	         r->has_footer ? ", ended cleanly" : ", CUT SHORT (no footer)",
+	         r->dropped ? ", events dropped by the shim: counts are lower bounds" : "");
 	fact(f, "trace", r->path, true);
 	fact(f, "read", buf, false);
 	fputs("</div>\n", f);
@@ -342,8 +361,8 @@ static void summary(FILE *f, const struct ms_run *r, const char *suffix)
 /* ------------------------------------------------------------ load timeline */
 
 struct axis {
-	uint64_t lo, hi;          /* time window, ns since trace start */
-	double x0, x1;            /* its pixels */
+	uint64_t lo, hi; /* time window, ns since trace start */
+	double x0, x1;   /* its pixels */
 };
 
 static double ax_x(const struct axis *ax, uint64_t t)
@@ -362,13 +381,19 @@ static void time_ticks(FILE *f, const struct axis *ax, double y0, double y1, boo
 	double span = (double)(ax->hi - ax->lo) / 1e9, step = nice_step(span, 10);
 	int dec = step_decimals(step);
 	double first = ceil((double)ax->lo / 1e9 / step) * step;
-	for (double s = first; s <= (double)ax->hi / 1e9 + step * 1e-6; s += step) {
+	/* Ticks by index, not by summing steps: no drift, and a bounded count. */
+	for (int k = 0; k <= 100; k++) {
+		double s = first + k * step;
+		if (s > (double)ax->hi / 1e9 + step * 1e-6)
+			break;
 		double x = ax_x(ax, (uint64_t)llround(s * 1e9));
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e7ec\"/>", x, y0, x,
-			y1);
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e7ec\"/>", x,
+		        y0, x, y1);
 		if (labels)
-			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"dim\">%.*f s</text>", x,
-				ylab, dec, s);
+			fprintf(f,
+			        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"dim\">%.*f "
+			        "s</text>",
+			        x, ylab, dec, s);
 		fputc('\n', f);
 	}
 }
@@ -403,10 +428,12 @@ static void layer_tooltip(FILE *f, const struct ms_layer *l)
 	char a[32], b[32], c[32], d[32];
 	fputs("<title>", f);
 	esc(f, l->name);
-	fprintf(f, ": %s, %" PRIu64 " of %" PRIu64 " elements (%" PRIu64 " copied); copies %s-%s s, complete at %s s; %s",
-		status_label[l->status], l->covered, l->expected, l->copied, ms_fmt_at(l->first_t, a, sizeof(a)),
-		ms_fmt_at(l->last_t, b, sizeof(b)), ms_fmt_at(l->complete_t, c, sizeof(c)),
-		ms_fmt_bytes(l->bytes, d, sizeof(d)));
+	fprintf(f,
+	        ": %s, %" PRIu64 " of %" PRIu64 " elements (%" PRIu64
+	        " copied); copies %s-%s s, complete at %s s; %s",
+	        status_label[l->status], l->covered, l->expected, l->copied,
+	        ms_fmt_at(l->first_t, a, sizeof(a)), ms_fmt_at(l->last_t, b, sizeof(b)),
+	        ms_fmt_at(l->complete_t, c, sizeof(c)), ms_fmt_bytes(l->bytes, d, sizeof(d)));
 	if (l->gbps > 0)
 		fprintf(f, ", %.2f GB/s", l->gbps);
 	if (l->loads > 1)
@@ -418,8 +445,8 @@ static void layer_tooltip(FILE *f, const struct ms_layer *l)
  * order[first[i] .. first[i + 1]). A counting sort: reloads can complete every
  * layer thousands of times, so rows must not scan all of them. */
 struct by_layer {
-	size_t *first;            /* nlayers + 1 offsets into order */
-	size_t *order;            /* indexes into run->completions */
+	size_t *first; /* nlayers + 1 offsets into order */
+	size_t *order; /* indexes into run->completions */
 };
 
 static int group_completions(const struct ms_run *r, struct by_layer *g)
@@ -439,54 +466,59 @@ static int group_completions(const struct ms_run *r, struct by_layer *g)
 	return 0;
 }
 
-static void timeline_row(FILE *f, const struct ms_run *r, size_t i, const struct axis *ax, double y, double rh,
-			 const struct by_layer *g)
+static void timeline_row(FILE *f, const struct ms_run *r, size_t i, const struct axis *ax, double y,
+                         double rh, const struct by_layer *g)
 {
 	const struct ms_layer *l = &r->layers[i];
 	double bh = rh - (rh > 16 ? 8 : 5), by = y + (rh - bh) / 2;
 	fprintf(f, "<g class=\"row %s\">", ms_status_name(l->status));
 	layer_tooltip(f, l);
 	if (i % 2)
-		fprintf(f, "<rect x=\"0\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"#f6f8fa\"/>", y, PAGE_W, rh);
+		fprintf(f, "<rect x=\"0\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"#f6f8fa\"/>", y,
+		        PAGE_W, rh);
 	fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", LABEL_W - 10, y + rh / 2 + 4);
 	esc_tail(f, l->name, LABEL_CHARS);
 	fputs("</text>", f);
 	if (l->first_t == MS_NO_TIME) {
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" style=\"fill:%s\">%s</text></g>\n", ax->x0 + 6,
-			y + rh / 2 + 4, status_color[l->status], status_color[l->status],
-			status_label[l->status]);
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" style=\"fill:%s\">%s</text></g>\n",
+		        ax->x0 + 6, y + rh / 2 + 4, status_color[l->status], status_color[l->status],
+		        status_label[l->status]);
 		return;
 	}
 	double x0 = ax_x(ax, l->first_t), x1 = ax_x(ax, l->last_t != MS_NO_TIME ? l->last_t : l->first_t);
 	if (x1 - x0 < 3)
 		x1 = x0 + 3;
-	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"2\" fill=\"%s\"/>", x0, by,
-		x1 - x0, bh, status_color[l->status]);
+	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"2\" fill=\"%s\"/>", x0,
+	        by, x1 - x0, bh, status_color[l->status]);
 	/* A reloaded layer completes again and again: mark the first few. Dense rows
 	 * get a thin tick, which leaves the short bars it marks visible. */
 	for (size_t j = g->first[i]; j < g->first[i + 1] && j < g->first[i] + MARKS_MAX; j++) {
 		double cx = ax_x(ax, r->completions[g->order[j]].t);
 		if (rh >= 18)
-			fprintf(f, "<path class=\"done\" d=\"M%.1f %.1fl4 %.1fl-4 %.1fl-4 -%.1fz\" fill=\"#1f2328\"/>",
-				cx, by - 1, bh / 2 + 1, bh / 2 + 1, bh / 2 + 1);
+			fprintf(f,
+			        "<path class=\"done\" d=\"M%.1f %.1fl4 %.1fl-4 %.1fl-4 -%.1fz\" "
+			        "fill=\"#1f2328\"/>",
+			        cx, by - 1, bh / 2 + 1, bh / 2 + 1, bh / 2 + 1);
 		else
-			fprintf(f, "<rect class=\"done\" x=\"%.1f\" y=\"%.1f\" width=\"1.5\" height=\"%.1f\" "
-				   "fill=\"#1f2328\"/>",
-				cx - 0.75, by - 2, bh + 4);
+			fprintf(f,
+			        "<rect class=\"done\" x=\"%.1f\" y=\"%.1f\" width=\"1.5\" height=\"%.1f\" "
+			        "fill=\"#1f2328\"/>",
+			        cx - 0.75, by - 2, bh + 4);
 	}
 	fputs("</g>\n", f);
 }
 
 static int timeline(FILE *f, const struct ms_run *r, const char *suffix)
 {
-	struct by_layer g = { 0 };
+	struct by_layer g = {0};
 	struct axis ax;
 	int rc;
 	section(f, "Load timeline", suffix);
 	if (!r->nlayers || !load_window(r, &ax)) {
-		fputs(r->nlayers ? "<p class=\"note\">No copies into layer tensors were recorded.</p>\n"
-				 : "<p class=\"note\">No layers were described (give the shim --checkpoint or "
-				   "--manifest, or register tensors through the C API).</p>\n",
+		fputs(r->nlayers
+		              ? "<p class=\"note\">No copies into layer tensors were recorded.</p>\n"
+		              : "<p class=\"note\">No layers were described (give the shim --checkpoint or "
+		                "--manifest, or register tensors through the C API).</p>\n",
 		      f);
 		return 0;
 	}
@@ -499,15 +531,18 @@ static int timeline(FILE *f, const struct ms_run *r, const char *suffix)
 	      f);
 	legend(f, NULL);
 	fputs("<div class=\"panel\" style=\"padding:4px 0\">\n<div class=\"gutter\">\n", f);
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fit\" width=\"%d\" height=\"26\" "
-		   "viewBox=\"0 0 %d 26\">\n",
-		PAGE_W, PAGE_W);
+	fprintf(f,
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fit\" width=\"%d\" height=\"26\" "
+	        "viewBox=\"0 0 %d 26\">\n",
+	        PAGE_W, PAGE_W);
 	fputs("<text x=\"12\" y=\"17\" class=\"dim\">layer</text>\n", f);
 	time_ticks(f, &ax, 22, 26, true, 16);
 	fputs("</svg>\n</div>\n", f);
 	fprintf(f, "<div class=\"gutter\" style=\"max-height:%dpx;overflow-y:auto\">\n", SCROLL_H);
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fit\" width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\">\n",
-		PAGE_W, h, PAGE_W, h);
+	fprintf(f,
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fit\" width=\"%d\" height=\"%.0f\" "
+	        "viewBox=\"0 0 %d %.0f\">\n",
+	        PAGE_W, h, PAGE_W, h);
 	time_ticks(f, &ax, 0, h, false, 0);
 	for (size_t i = 0; i < r->nlayers; i++)
 		timeline_row(f, r, i, &ax, 2 + rh * (double)i, rh, &g);
@@ -522,7 +557,7 @@ out_free:
 
 static void strip(FILE *f, const struct ms_run *r, const char *suffix)
 {
-	size_t counts[MS_ST_COUNT] = { 0 };
+	size_t counts[MS_ST_COUNT] = {0};
 	section(f, "Layer completeness", suffix);
 	if (!r->nlayers) {
 		fputs("<p class=\"note\">No layers were described.</p>\n", f);
@@ -538,17 +573,20 @@ static void strip(FILE *f, const struct ms_run *r, const char *suffix)
 	int ch = rows > 6 ? 12 : 22;
 	double h = (double)rows * (ch + 3) + 1;
 	fprintf(f, "<div class=\"legend\">One cell per layer, in load order (%zu of %zu complete).</div>\n",
-		r->layers_complete, r->layers_counted);
+	        r->layers_complete, r->layers_counted);
 	legend(f, counts);
 	fputs("<div class=\"panel\">\n", f);
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fit\" width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\">\n",
-		width, h, width, h);
+	fprintf(f,
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fit\" width=\"%d\" height=\"%.0f\" "
+	        "viewBox=\"0 0 %d %.0f\">\n",
+	        width, h, width, h);
 	for (size_t i = 0; i < r->nlayers; i++) {
 		const struct ms_layer *l = &r->layers[i];
 		int x = (int)(i % (size_t)per_row) * pitch, y = (int)(i / (size_t)per_row) * (ch + 3);
-		fprintf(f, "<rect class=\"cell %s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"1\" "
-			   "fill=\"%s\">",
-			ms_status_name(l->status), x, y, pitch - gap, ch, status_color[l->status]);
+		fprintf(f,
+		        "<rect class=\"cell %s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"1\" "
+		        "fill=\"%s\">",
+		        ms_status_name(l->status), x, y, pitch - gap, ch, status_color[l->status]);
 		layer_tooltip(f, l);
 		fputs("</rect>\n", f);
 	}
@@ -566,7 +604,7 @@ struct mem_line {
 
 static void bytes_unit(uint64_t max, double *unit, const char **name)
 {
-	static const char *const names[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const char *const names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	int k = 0;
 	double u = 1;
 	while (k < 4 && (double)max >= u * 1024) {
@@ -580,7 +618,8 @@ static void bytes_unit(uint64_t max, double *unit, const char **name)
 static void mem_path(FILE *f, const struct mem_line *ml, const struct axis *ax, double y0, double scale)
 {
 	const struct ms_series *s = ml->s;
-	fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"M%.1f %.1f", ml->color, ax->x0, y0);
+	fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"M%.1f %.1f", ml->color, ax->x0,
+	        y0);
 	for (size_t i = 0; i < s->n; i++)
 		fprintf(f, "H%.1fV%.1f", ax_x(ax, s->t[i]), y0 - (double)s->v[i] * scale);
 	fprintf(f, "H%.1f\"><title>", ax->x1);
@@ -591,11 +630,11 @@ static void mem_path(FILE *f, const struct mem_line *ml, const struct axis *ax, 
 static void memory(FILE *f, const struct ms_run *r, const char *suffix)
 {
 	struct mem_line lines[] = {
-		{ &r->live, "allocated (live device allocations)", "#2563eb", r->live_peak },
-		{ &r->reserved, "reserved (virtual address space)", "#9ca3af", r->reserved_peak },
-		{ &r->materialized, "materialized (real memory behind deferred ranges)", "#16a34a",
-		  r->materialized_peak },
-		{ &r->staged, "staged (host bytes held for replay)", "#ea580c", r->staged_peak },
+	        {&r->live, "allocated (live device allocations)", "#2563eb", r->live_peak},
+	        {&r->reserved, "reserved (virtual address space)", "#9ca3af", r->reserved_peak},
+	        {&r->materialized, "materialized (real memory behind deferred ranges)", "#16a34a",
+	         r->materialized_peak},
+	        {&r->staged, "staged (host bytes held for replay)", "#ea580c", r->staged_peak},
 	};
 	size_t nl = sizeof(lines) / sizeof(lines[0]);
 	uint64_t max = 0;
@@ -616,22 +655,27 @@ static void memory(FILE *f, const struct ms_run *r, const char *suffix)
 		fprintf(f, ", peak %s</span>", ms_fmt_bytes(lines[i].peak, a, sizeof(a)));
 	}
 	fputs("</div>\n<div class=\"panel\">\n", f);
-	struct axis ax = { 0, r->end_t ? r->end_t : 1, 80, PAGE_W - 40 };
+	struct axis ax = {0, r->end_t ? r->end_t : 1, 80, PAGE_W - 40};
 	double top = 10, y0 = MEM_H - 26, unit;
 	const char *uname;
 	bytes_unit(max, &unit, &uname);
 	double step = nice_step((double)max / unit, 5), ymax = ceil((double)max / unit / step) * step;
 	double scale = (y0 - top) / (ymax * unit);
 	int dec = step_decimals(step);
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fit\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
-		PAGE_W - 28, MEM_H, PAGE_W - 28, MEM_H);
+	fprintf(f,
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fit\" width=\"%d\" height=\"%d\" "
+	        "viewBox=\"0 0 %d %d\">\n",
+	        PAGE_W - 28, MEM_H, PAGE_W - 28, MEM_H);
 	time_ticks(f, &ax, top, y0, true, y0 + 18);
-	for (double v = 0; v <= ymax + step * 1e-6; v += step) {
+	for (int k = 0; k <= 100; k++) {
+		double v = k * step;
+		if (v > ymax + step * 1e-6)
+			break;
 		double y = y0 - v * unit * scale;
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>", ax.x0, y, ax.x1,
-			y, v == 0 ? "#9aa3ad" : "#e3e7ec");
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>", ax.x0, y,
+		        ax.x1, y, k == 0 ? "#9aa3ad" : "#e3e7ec");
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" class=\"dim\">%.*f %s</text>\n",
-			ax.x0 - 8, y + 4, dec, v, uname);
+		        ax.x0 - 8, y + 4, dec, v, uname);
 	}
 	for (size_t i = nl; i-- > 0;)
 		if (lines[i].s->n && (!i || lines[i].peak))
@@ -666,14 +710,15 @@ static void problems(FILE *f, const struct ms_run *r, const char *suffix)
 		fputs("<p class=\"note\">No problems found.</p>\n", f);
 		return;
 	}
-	fputs("<div class=\"scroll\"><table>\n<thead><tr><th>problem</th><th>tensor or layer</th><th>detail</th>"
+	fputs("<div class=\"scroll\"><table>\n<thead><tr><th>problem</th><th>tensor or "
+	      "layer</th><th>detail</th>"
 	      "<th>call sites</th></tr></thead>\n<tbody>\n",
 	      f);
 	for (size_t i = 0; i < r->nproblems && i < PROBLEM_ROWS; i++) {
 		const struct ms_problem *p = &r->problems[i];
-		const char *subject = p->tensor != SIZE_MAX ? r->tensors[p->tensor].name
-				      : p->layer != SIZE_MAX ? r->layers[p->layer].name
-							      : "(whole run)";
+		const char *subject = p->tensor != SIZE_MAX  ? r->tensors[p->tensor].name
+		                      : p->layer != SIZE_MAX ? r->layers[p->layer].name
+		                                             : "(whole run)";
 		fputs("<tr>", f);
 		cell_text(f, NULL, ms_problem_name(p->kind));
 		cell_text(f, "mono", subject);
@@ -682,9 +727,11 @@ static void problems(FILE *f, const struct ms_run *r, const char *suffix)
 		fputs("</tr>\n", f);
 	}
 	if (r->nproblems > PROBLEM_ROWS)
-		fprintf(f, "<tr><td colspan=\"4\" class=\"note\">\xe2\x80\xa6 and %zu more (metashim export --format "
-			   "csv lists every tensor)</td></tr>\n",
-			r->nproblems - PROBLEM_ROWS);
+		fprintf(f,
+		        "<tr><td colspan=\"4\" class=\"note\">\xe2\x80\xa6 and %zu more (metashim export "
+		        "--format "
+		        "csv lists every tensor)</td></tr>\n",
+		        r->nproblems - PROBLEM_ROWS);
 	fputs("</tbody></table></div>\n", f);
 }
 
@@ -743,7 +790,8 @@ static void site_table(FILE *f, const struct ms_run *r, const char *suffix)
 	if (!shown)
 		return;
 	section(f, "Top call sites", suffix);
-	fputs("<div class=\"scroll\"><table>\n<thead><tr><th class=\"n\">bytes copied</th><th class=\"n\">copies"
+	fputs("<div class=\"scroll\"><table>\n<thead><tr><th class=\"n\">bytes copied</th><th "
+	      "class=\"n\">copies"
 	      "</th><th class=\"n\">unattributed</th><th class=\"n\">copy time</th><th>call site</th></tr>"
 	      "</thead>\n<tbody>\n",
 	      f);
@@ -783,7 +831,7 @@ static void runs_overview(FILE *f, const struct ms_model *m)
 		cell_text(f, "mono", r->argv && *r->argv ? r->argv : r->exe ? r->exe : "?");
 		cell_text(f, "n", ms_fmt_ns(r->end_t, a, sizeof(a)));
 		fprintf(f, "<td class=\"n\">%zu / %zu</td><td class=\"n\">%zu</td>", r->layers_complete,
-			r->layers_counted, ms_run_problem_total(r));
+		        r->layers_counted, ms_run_problem_total(r));
 		verdict_text(r, buf, sizeof(buf));
 		cell_text(f, NULL, buf);
 		fputs("</tr>\n", f);
@@ -798,13 +846,15 @@ static void page_head(FILE *f, const struct ms_model *m)
 	const char *base = strrchr(exe, '/');
 	base = base ? base + 1 : exe;
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
-	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>metashim report: ",
+	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>metashim "
+	      "report: ",
 	      f);
 	esc(f, base);
-	fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<h1>metashim report</h1>\n"
-		   "<p class=\"sub\">",
-		css);
-	if (m->nruns == 1)
+	fprintf(f,
+	        "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<h1>metashim report</h1>\n"
+	        "<p class=\"sub\">",
+	        css);
+	if (r0 && m->nruns == 1)
 		esc(f, r0->argv && *r0->argv ? r0->argv : exe);
 	else
 		fprintf(f, "%zu traces (one per process or rank)", m->nruns);

@@ -26,10 +26,10 @@
 
 /* Synthetic track ids, far above any Linux tid (pid_max <= 2^22). */
 #define TID_STREAM_BASE 2000000000ull /* + stream index */
-#define TID_LANE_BASE 2100000000ull   /* + layer-load lane */
-#define TID_VMM 2140000000ull         /* materialize / release */
-#define LANES_MAX 16                  /* layer-load lanes before overlaps are allowed */
-#define PEND_TENSORS 4                /* tensor names listed in a copy's args */
+#define TID_LANE_BASE   2100000000ull /* + layer-load lane */
+#define TID_VMM         2140000000ull /* materialize / release */
+#define LANES_MAX       16            /* layer-load lanes before overlaps are allowed */
+#define PEND_TENSORS    4             /* tensor names listed in a copy's args */
 
 /* ------------------------------------------------------------ JSON writing */
 
@@ -94,7 +94,7 @@ static void put_us(FILE *f, uint64_t ns)
 /* Opens {"ph":..,"name":..,"cat":..,"pid":..,"tid":..,"ts":..; the caller adds fields
  * and args, then ev_end. A NULL cat or tid leaves the field out. */
 static void ev_begin(struct jw *w, const char *ph, const char *name, const char *cat, uint64_t pid,
-		     const uint64_t *tid, uint64_t ts_ns)
+                     const uint64_t *tid, uint64_t ts_ns)
 {
 	fputs(w->first_ev ? "\n" : ",\n", w->f);
 	w->first_ev = false;
@@ -225,29 +225,29 @@ struct pending {
 	char api[48];
 	char dir[8];
 	size_t tensors[PEND_TENSORS]; /* first tensors attributed (indexes into run->tensors) */
-	size_t ntensors;          /* attr records seen */
-	uint64_t elems;           /* elements attributed in all */
-	uint64_t unattr;          /* bytes no tensor claimed */
-	char problem[32];         /* last problem kind named for this copy */
+	size_t ntensors;              /* attr records seen */
+	uint64_t elems;               /* elements attributed in all */
+	uint64_t unattr;              /* bytes no tensor claimed */
+	char problem[32];             /* last problem kind named for this copy */
 };
 
 struct pf_run {
 	struct jw *w;
 	const struct ms_run *run;
-	uint64_t pid;             /* process id in the JSON */
-	uint64_t off;             /* ns added to every time (aligns ranks on wall clock) */
+	uint64_t pid; /* process id in the JSON */
+	uint64_t off; /* ns added to every time (aligns ranks on wall clock) */
 	struct idx *tensors, *layers;
-	struct ms_u64map tids;    /* tid -> 1 once named */
+	struct ms_u64map tids; /* tid -> 1 once named */
 	size_t ntids;
 	struct ms_u64map streams; /* stream handle -> index */
 	size_t nstreams;
-	struct ms_u64map live;    /* ptr -> bytes of live allocations */
+	struct ms_u64map live; /* ptr -> bytes of live allocations */
 	uint64_t live_bytes;
-	struct ms_u64map sites;   /* stack id -> index into names */
-	char **names;             /* call-site names, by first use */
+	struct ms_u64map sites; /* stack id -> index into names */
+	char **names;           /* call-site names, by first use */
 	size_t nnames;
 	struct pending pend;
-	int err;                  /* -ENOMEM seen */
+	int err; /* -ENOMEM seen */
 };
 
 static uint64_t *tid_ref(uint64_t *slot, uint64_t v)
@@ -381,8 +381,7 @@ static void flush_copy(struct pf_run *p)
 	if (c->ntensors == 1)
 		snprintf(name, sizeof(name), "%s", p->run->tensors[c->tensors[0]].name);
 	else if (c->ntensors > 1)
-		snprintf(name, sizeof(name), "%s +%zu", p->run->tensors[c->tensors[0]].name,
-			 c->ntensors - 1);
+		snprintf(name, sizeof(name), "%s +%zu", p->run->tensors[c->tensors[0]].name, c->ntensors - 1);
 	else
 		snprintf(name, sizeof(name), "%s copy", c->dir);
 	uint64_t st = stream_track(p, c->stream);
@@ -492,7 +491,7 @@ static void rec_memset(struct pf_run *p, struct ms_record *r)
 	uint64_t t = get(r, "t"), dur = get(r, "dur"), stack = get(r, "stack"), rc = get(r, "rc");
 	uint64_t stream = get(r, "stream");
 	const char *api = ms_rec_str(r, "api");
-	uint64_t ids[2] = { thread_track(p, get(r, "tid")), stream_track(p, stream) };
+	uint64_t ids[2] = {thread_track(p, get(r, "tid")), stream_track(p, stream)};
 	for (int i = 0; i < 2; i++) {
 		ev_begin(p->w, "X", i ? "memset" : api ? api : "?", "memset", p->pid, &ids[i], p->off + t);
 		ev_dur(p->w, dur);
@@ -624,7 +623,7 @@ static int layer_lanes(struct pf_run *p)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->nlayers; i++)
 		if (r->layers[i].first_t != MS_NO_TIME)
-			order[n++] = (struct idx){ r->layers[i].first_t, i };
+			order[n++] = (struct idx){r->layers[i].first_t, i};
 	qsort(order, n, sizeof(*order), first_cmp);
 	for (size_t k = 0; k < n; k++) {
 		const struct ms_layer *l = &r->layers[order[k].i];
@@ -701,7 +700,8 @@ static void process_meta(struct pf_run *p, size_t order)
 	ev_begin(p->w, "M", "process_labels", NULL, p->pid, NULL, 0);
 	args_begin(p->w);
 	char labels[256];
-	snprintf(labels, sizeof(labels), "mode %s, host %s", r->mode ? r->mode : "?", r->host ? r->host : "?");
+	snprintf(labels, sizeof(labels), "mode %s, host %s", r->mode ? r->mode : "?",
+	         r->host ? r->host : "?");
 	arg_s(p->w, "labels", labels);
 	args_end(p->w);
 	ev_end(p->w);
@@ -722,16 +722,16 @@ static void pf_run_free(struct pf_run *p)
 
 static int export_run(struct jw *w, const struct ms_run *r, uint64_t pid, uint64_t off, size_t order)
 {
-	struct pf_run p = { .w = w, .run = r, .pid = pid, .off = off };
+	struct pf_run p = {.w = w, .run = r, .pid = pid, .off = off};
 	int rc = -ENOMEM;
 	p.tensors = malloc((r->ntensors + 1) * sizeof(*p.tensors));
 	p.layers = malloc((r->nlayers + 1) * sizeof(*p.layers));
 	if (!p.tensors || !p.layers)
 		goto out_free;
 	for (size_t i = 0; i < r->ntensors; i++)
-		p.tensors[i] = (struct idx){ r->tensors[i].id, i };
+		p.tensors[i] = (struct idx){r->tensors[i].id, i};
 	for (size_t i = 0; i < r->nlayers; i++)
-		p.layers[i] = (struct idx){ r->layers[i].id, i };
+		p.layers[i] = (struct idx){r->layers[i].id, i};
 	qsort(p.tensors, r->ntensors, sizeof(*p.tensors), idx_cmp);
 	qsort(p.layers, r->nlayers, sizeof(*p.layers), idx_cmp);
 
@@ -749,9 +749,10 @@ static int export_run(struct jw *w, const struct ms_run *r, uint64_t pid, uint64
 		goto out_free;
 	}
 	if (rc < 0) /* the model read it once: keep what it gave rather than fail */
-		fprintf(stderr, "metashim: export perfetto: cannot re-read %s (%s); its timeline has "
-				"layer spans and completions only\n",
-			r->path, err);
+		fprintf(stderr,
+		        "metashim: export perfetto: cannot re-read %s (%s); its timeline has "
+		        "layer spans and completions only\n",
+		        r->path, err);
 	rc = 0;
 out_free:
 	pf_run_free(&p);
@@ -774,7 +775,7 @@ static uint64_t run_pid(const struct ms_model *m, size_t i)
 
 int ms_export_perfetto(const struct ms_model *m, FILE *out)
 {
-	struct jw w = { .f = out, .first_ev = true };
+	struct jw w = {.f = out, .first_ev = true};
 	/* Traces start at their own monotonic zero; their wall clocks line ranks up. */
 	uint64_t wall0 = UINT64_MAX;
 	bool walls = m->nruns > 1;

@@ -23,7 +23,7 @@ static char *find_root(void)
 {
 	char cwd[PATH_MAX];
 	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
-	const char *start[2] = { cwd, e2e_build() };
+	const char *start[2] = {cwd, e2e_build()};
 	for (int s = 0; s < 2; s++) {
 		char *dir = strdup(start[s]), *probe;
 		cr_assert_not_null(dir);
@@ -65,8 +65,8 @@ static void need_chromium(const char *root)
 	if (access("/usr/bin/chromium", X_OK) == 0)
 		return;
 	cr_assert_eq(shell("bash %s/tests/browser/install-chromium.sh", root), 0,
-		     "chromium is missing and could not be installed (apt-get install chromium); "
-		     "METASHIM_SKIP_BROWSER=1 skips this test");
+	             "chromium is missing and could not be installed (apt-get install chromium); "
+	             "METASHIM_SKIP_BROWSER=1 skips this test");
 }
 
 /* A load of LAYERS layers, one loaded twice and one never, with memory rising. */
@@ -75,31 +75,34 @@ static void write_trace(const char *path)
 	FILE *f = fopen(path, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "metashim-trace 1\n"
-		   "header fmt=1 shim=0.1.0 pid=42 ppid=1 rank=-1 world=-1 host=ci exe=/opt/load_runtime "
-		   "argv=/opt/load_runtime%%20/ckpt cwd=/w wall_ns=1700000000000000000 mode=trace\n");
+	           "header fmt=1 shim=0.1.0 pid=42 ppid=1 rank=-1 world=-1 host=ci exe=/opt/load_runtime "
+	           "argv=/opt/load_runtime%%20/ckpt cwd=/w wall_ns=1700000000000000000 mode=trace\n");
 	for (int i = 0; i < LAYERS; i++)
 		fprintf(f,
-			"layer id=%d name=model.layers.%d.mlp\n"
-			"tensor id=%d layer=%d name=model.layers.%d.mlp.up.weight dtype=BF16 esize=2 shape=512,512 "
-			"stride=512,1 elems=262144 skip=0\n",
-			i + 1, i, i + 1, i + 1, i);
+		        "layer id=%d name=model.layers.%d.mlp\n"
+		        "tensor id=%d layer=%d name=model.layers.%d.mlp.up.weight dtype=BF16 esize=2 "
+		        "shape=512,512 "
+		        "stride=512,1 elems=262144 skip=0\n",
+		        i + 1, i, i + 1, i + 1, i);
 	unsigned long long t = 1000000, seq = 1;
 	for (int i = 0; i < LAYERS; i++) {
 		unsigned long long ptr = 0x7e0000000000ull + (unsigned long long)i * 0x100000;
 		fprintf(f,
-			"alloc seq=%llu t=%llu dur=2000 tid=42 api=cudaMalloc ptr=0x%llx bytes=524288 stream=0x0 rc=0 "
-			"stack=0\n",
-			seq++, t, ptr);
+		        "alloc seq=%llu t=%llu dur=2000 tid=42 api=cudaMalloc ptr=0x%llx bytes=524288 "
+		        "stream=0x0 rc=0 "
+		        "stack=0\n",
+		        seq++, t, ptr);
 		t += 10000;
 		if (i == 7)
 			continue; /* never loaded */
 		for (int half = 0; half < (i == 15 ? 3 : 2); half++) {
 			fprintf(f,
-				"copy seq=%llu t=%llu dur=150000 tid=42 api=cudaMemcpyAsync dir=H2D dst=0x%llx src=0x1000 "
-				"bytes=262144 stream=0x7 rc=0 stack=0\n"
-				"attr seq=%llu tensor=%d off=%d elems=131072 copied=%d\n",
-				seq, t, ptr + (half % 2) * 262144ull, seq, i + 1, (half % 2) * 131072,
-				(half + 1) * 131072);
+			        "copy seq=%llu t=%llu dur=150000 tid=42 api=cudaMemcpyAsync dir=H2D "
+			        "dst=0x%llx src=0x1000 "
+			        "bytes=262144 stream=0x7 rc=0 stack=0\n"
+			        "attr seq=%llu tensor=%d off=%d elems=131072 copied=%d\n",
+			        seq, t, ptr + (half % 2) * 262144ull, seq, i + 1, (half % 2) * 131072,
+			        (half + 1) * 131072);
 			seq++;
 			t += 160000;
 		}
@@ -111,8 +114,8 @@ static void write_trace(const char *path)
 
 static void export_html(const char *trace, const char *html)
 {
-	static const struct ms_model_opts quiet = { .quiet = true };
-	char *paths[1] = { (char *)trace };
+	static const struct ms_model_opts quiet = {.quiet = true};
+	char *paths[1] = {(char *)trace};
 	struct ms_model m;
 	cr_assert_eq(ms_model_load(&m, paths, 1, &quiet), 0);
 	FILE *f = fopen(html, "w");
@@ -128,12 +131,12 @@ Test(html_render, the_report_renders_non_blank_with_its_titles, .timeout = 1200)
 	need_chromium(root);
 	dir = e2e_tmpdir();
 	cr_assert(asprintf(&trace, "%s/load.trace", dir) > 0 && asprintf(&html, "%s/report.html", dir) > 0 &&
-		  asprintf(&png, "%s/report.png", dir) > 0 && asprintf(&dom, "%s/report.dom", dir) > 0);
+	          asprintf(&png, "%s/report.png", dir) > 0 && asprintf(&dom, "%s/report.dom", dir) > 0);
 	write_trace(trace);
 	export_html(trace, html);
 
 	cr_assert_eq(shell("bash %s/tests/browser/render.sh %s %s %s", root, html, png, dom), 0,
-		     "headless chromium failed (see its output above)");
+	             "headless chromium failed (see its output above)");
 
 	/* Not blank: many colours (text antialiasing, plots), and ink beyond the background. */
 	cr_assert(asprintf(&cmd, "python3 %s/tests/browser/png_stats.py %s", root, png) > 0);
@@ -153,10 +156,11 @@ Test(html_render, the_report_renders_non_blank_with_its_titles, .timeout = 1200)
 	size_t len;
 	char *text = e2e_slurp(dom, &len);
 	cr_assert_not_null(text);
-	static const char *const want[] = { "<h1>metashim report</h1>", "<h2>Summary</h2>",
-					    "<h2>Load timeline</h2>", "<h2>Layer completeness</h2>",
-					    "<h2>Memory over time</h2>", "<h2>Problems</h2>", "<h2>Layers</h2>",
-					    "class=\"row never\"", "class=\"cell twice\"" };
+	static const char *const want[] = {"<h1>metashim report</h1>",  "<h2>Summary</h2>",
+	                                   "<h2>Load timeline</h2>",    "<h2>Layer completeness</h2>",
+	                                   "<h2>Memory over time</h2>", "<h2>Problems</h2>",
+	                                   "<h2>Layers</h2>",           "class=\"row never\"",
+	                                   "class=\"cell twice\""};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		cr_expect_not_null(strstr(text, want[i]), "the rendered page lacks %s", want[i]);
 	free(text);
