@@ -63,8 +63,9 @@
  * complete t seq layer loads                layer became complete (the loads-th time)
  * mark    t tid name
  * launch  t tid api deferred                a kernel launched while deferred memory exists
- * mem     t reserved materialized staged scratch   memory accounting, bytes
- * materialize t dur layer bytes copies ok  a layer got real memory, `copies` replayed
+ * mem     t reserved materialized staged scratch [backup]   memory accounting, bytes
+ * materialize t dur layer bytes copies ok [why]  a layer got real memory, `copies` replayed;
+ *         why: api|staging|restore|finalize (absent: at completion)
  * release t layer bytes backup
  * warn    t msg                             something the user should know (feature disabled, ...)
  * final   tensor copied covered             per-tensor totals at exit
