@@ -102,6 +102,8 @@ static void summary(FILE *f, const struct ms_run *r)
 				ms_fmt_ns(s->dur_ns, b, sizeof(b)), ms_fmt_rate(s->bytes, s->dur_ns, c, sizeof(c)));
 		}
 		uint64_t span = r->copy_last_t - r->copy_first_t;
+		if (r->mode && strcmp(r->mode, "meta") == 0)
+			fprintf(f, "(meta mode: copies into deferred memory were counted, not performed)\n");
 		fprintf(f, "throughput %s over copy time", ms_fmt_rate(r->copy_bytes, r->copy_dur_ns, a, sizeof(a)));
 		fprintf(f, ", %s over the copy span %s-%s s\n", ms_fmt_rate(r->copy_bytes, span, b, sizeof(b)),
 			ms_fmt_at(r->copy_first_t, c, sizeof(c)), ms_fmt_at(r->copy_last_t, lab, sizeof(lab)));
