@@ -831,6 +831,10 @@ static void finish_layers(struct ms_run *run)
 	}
 	for (size_t i = 0; i < run->nlayers; i++) {
 		struct ms_layer *l = &run->layers[i];
+		/* A layer some of whose tensors arrived is partial, not never loaded; the
+		 * tensor that never arrived is its own problem. */
+		if (l->status == MS_ST_NEVER && l->covered > 0)
+			l->status = MS_ST_PARTIAL;
 		if (l->first_t != MS_NO_TIME && l->last_t > l->first_t)
 			l->gbps = (double)l->copied_bytes / (double)(l->last_t - l->first_t);
 		if (l->ntensors)
