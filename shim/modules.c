@@ -3,9 +3,11 @@
  * record whose pc lies in it, and again for objects that dlopen brings in later.
  * The analysis tool symbolizes stack pcs against these. */
 #include <elf.h>
+#include <limits.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -148,7 +150,7 @@ static int write_module(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct scan *sc = data;
 	const struct ms_unwind_sink *sink = ms_unwind_sink();
-	char bid[2 * BUILDID_MAX + 1];
+	char bid[2 * BUILDID_MAX + 1], abs[PATH_MAX];
 	const char *path = info->dlpi_name;
 	uint64_t lo, hi, h;
 
@@ -164,6 +166,10 @@ static int write_module(struct dl_phdr_info *info, size_t size, void *data)
 			return 0;
 		path = exe_path;
 	}
+	/* A library found through a relative LD_LIBRARY_PATH entry has a relative name;
+	 * the analysis runs elsewhere, so record where it is. */
+	if (path[0] != '/' && strchr(path, '/') && realpath(path, abs))
+		path = abs;
 	if (!load_range(info, &lo, &hi))
 		return 0;
 	h = hash_str(path);
@@ -206,8 +212,10 @@ void ms_modules_sync(void)
 	struct scan sc = {0};
 
 	pthread_once(&fork_once, install_fork_handlers);
-	dl_iterate_phdr(peek_counters, &c);
+	/* Every dl_iterate_phdr under mod_lock: fork_prepare takes it, so no fork
+	 * happens while this thread holds the loader's lock (see unwind.c). */
 	pthread_mutex_lock(&mod_lock);
+	dl_iterate_phdr(peek_counters, &c);
 	if (synced && c.valid && c.adds == seen_adds && c.subs == seen_subs)
 		goto out_unlock;
 	if (!exe_path[0]) {

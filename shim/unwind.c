@@ -6,12 +6,14 @@
  * libunwind is dlopen'ed RTLD_LOCAL rather than linked: Debian's libunwind.a is not
  * PIC (so it cannot be linked in hidden), and a libunwind.so.8 in the global scope
  * of every preloaded process would interpose _Unwind_RaiseException (C++ exceptions)
- * and backtrace() for the whole program. */
+ * and backtrace() for the whole program. Its symbols are looked up with
+ * ms_real_dlsym, past the shim's own dlsym. */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <errno.h>
 #include <libunwind.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,14 +295,26 @@ void ms_unwind_reset(void)
 
 /* ------------------------------------------------------------------ fork */
 
+/* glibc's fork resets the loader's main lock in the child but not the one
+ * dl_iterate_phdr takes: a fork while another thread unwinds (libunwind walks the
+ * loaded objects) would leave the child's next unwind blocked forever. So fork
+ * waits for the unwinds in flight, and unwinds starting meanwhile give up (that
+ * event gets no backtrace). */
+static _Atomic int unwinders; /* threads inside capture() */
+static _Atomic bool forking;  /* a fork is between prepare and parent/child */
+
 static void fork_prepare(void)
 {
+	atomic_store(&forking, true);
+	while (atomic_load(&unwinders))
+		sched_yield();
 	pthread_mutex_lock(&trie_lock);
 }
 
 static void fork_parent(void)
 {
 	pthread_mutex_unlock(&trie_lock);
+	atomic_store(&forking, false);
 }
 
 /* The child writes its own trace, which holds none of the parent's stack records:
@@ -309,6 +323,8 @@ static void fork_child(void)
 {
 	pthread_mutex_init(&trie_lock, NULL);
 	trie_reset();
+	atomic_store(&unwinders, 0);
+	atomic_store(&forking, false);
 }
 
 /* -------------------------------------------------------------- capturing */
@@ -317,21 +333,25 @@ static void unwind_init(void)
 {
 	int (*set_caching)(unw_addr_space_t, unw_caching_policy_t);
 	unw_addr_space_t *local_as;
-	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+	void *h;
 
+	/* First: from here on a fork waits for this thread (it counts as unwinding),
+	 * so the child never inherits libunwind or the loader half-way through. */
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		sink->warn(sink->ctx, "cannot load libunwind.so.8: events carry no backtraces "
 		                      "(install libunwind8, or set METASHIM_BACKTRACE=0)");
 		return;
 	}
 	/* Per-thread caches keep concurrent unwinds off libunwind's global lock. */
-	set_caching = (int (*)(unw_addr_space_t, unw_caching_policy_t))dlsym(h, STR(unw_set_caching_policy));
-	local_as = dlsym(h, STR(unw_local_addr_space));
+	set_caching = (int (*)(unw_addr_space_t, unw_caching_policy_t))ms_real_dlsym(
+	        h, STR(unw_set_caching_policy));
+	local_as = ms_real_dlsym(h, STR(unw_local_addr_space));
 	if (set_caching && local_as)
 		set_caching(*local_as, UNW_CACHE_PER_THREAD);
 	ms_modules_self_range(&self_lo, &self_hi);
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	unw_backtrace_fn = (int (*)(void **, int))dlsym(h, "unw_backtrace");
+	unw_backtrace_fn = (int (*)(void **, int))ms_real_dlsym(h, "unw_backtrace");
 }
 
 /* Fill pcs (innermost first) with up to depth return addresses of the stack above
@@ -343,13 +363,18 @@ static __attribute__((noinline)) int capture(uint64_t *pcs, int depth, int skip)
 	void *raw[MS_UNWIND_MAX_DEPTH + SHIM_FRAMES_MAX + 4];
 	int want, got, i, n = 0;
 
+	/* seq_cst both here and in fork_prepare: one of the two sees the other. */
+	atomic_fetch_add(&unwinders, 1);
+	if (atomic_load(&forking)) {
+		atomic_fetch_sub(&unwinders, 1);
+		return 0;
+	}
 	pthread_once(&init_once, unwind_init);
 	if (depth > MS_UNWIND_MAX_DEPTH)
 		depth = MS_UNWIND_MAX_DEPTH;
-	if (!unw_backtrace_fn)
-		return 0;
 	want = depth + 1 + skip + (self_lo < self_hi ? SHIM_FRAMES_MAX : 0);
-	got = unw_backtrace_fn(raw, want);
+	got = unw_backtrace_fn ? unw_backtrace_fn(raw, want) : 0;
+	atomic_fetch_sub(&unwinders, 1);
 	/* raw[0] is in this function, then the `skip` callers in this file. */
 	i = 1 + skip;
 	while (i < got && (uint64_t)raw[i] >= self_lo && (uint64_t)raw[i] < self_hi)

@@ -430,3 +430,85 @@ Test(unwind_trace, stack_and_module_records_reach_the_trace_in_order)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+Test(unwind, relative_library_paths_are_recorded_absolute)
+{
+	static const char *const candidates[] = {"libanl.so.1", "libBrokenLocale.so.1", "libutil.so.1"};
+	char rel[128];
+	void *h = NULL;
+	unsigned before;
+
+	ms_modules_sync();
+	before = rec.n_modules;
+	cr_assert_eq(chdir("/lib/x86_64-linux-gnu"), 0);
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]) && !h; i++) {
+		if (dlopen(candidates[i], RTLD_NOW | RTLD_NOLOAD))
+			continue;
+		snprintf(rel, sizeof(rel), "./%s", candidates[i]);
+		h = dlopen(rel, RTLD_NOW);
+	}
+	if (!h)
+		cr_skip_test("no unloaded system library to dlopen by a relative path");
+	ms_modules_sync();
+	cr_assert_eq(rec.n_modules, before + 1);
+	cr_assert_eq(rec.modules[before].path[0], '/', "%s", rec.modules[before].path);
+	cr_assert_not_null(strstr(rec.modules[before].path, rel + 2), "%s", rec.modules[before].path);
+}
+
+static void *capture_in_thread(void *arg)
+{
+	call_n(site_a, arg, 50);
+	return NULL;
+}
+
+Test(unwind, threads_running_the_same_code_share_stack_ids)
+{
+	static uint32_t ids[THREADS][50];
+	pthread_t th[THREADS];
+
+	for (int t = 0; t < THREADS; t++)
+		pthread_create(&th[t], NULL, capture_in_thread, ids[t]);
+	for (int t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+	cr_assert_neq(ids[0][0], 0);
+	for (int t = 0; t < THREADS; t++)
+		for (int i = 0; i < 50; i++)
+			cr_assert_eq(ids[t][i], ids[0][0]);
+	cr_assert(rec.order_ok);
+}
+
+static volatile bool stop_unwinding;
+
+static void *unwind_until_stopped(void *arg)
+{
+	uint32_t id;
+
+	(void)arg;
+	while (!stop_unwinding)
+		call_n(site_b, &id, 1);
+	return NULL;
+}
+
+Test(unwind, a_fork_while_other_threads_unwind_leaves_the_child_able_to_unwind)
+{
+	pthread_t th[4];
+
+	for (int t = 0; t < 4; t++)
+		pthread_create(&th[t], NULL, unwind_until_stopped, NULL);
+	for (int i = 0; i < 20; i++) {
+		int status;
+		pid_t pid = fork();
+
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			alarm(20); /* a child stuck on a lock dies instead of hanging the test */
+			_exit(site_a() ? 0 : 1);
+		}
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fork %d: child status %#x", i,
+		          status);
+	}
+	stop_unwinding = true;
+	for (int t = 0; t < 4; t++)
+		pthread_join(th[t], NULL);
+}
