@@ -108,14 +108,18 @@ clean:
 
 # ------------------------------------------------------------------- code hygiene
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
+TIDY_SRC     = $(SHIM_SRC) $(ANALYSIS_SRC) $(wildcard tests/fakecuda/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 
+# clang-tidy runs once per file: clang-tidy 14 given several files reports every va_list
+# of the second and later ones as uninitialized (clang-analyzer-valist.Uninitialized).
 lint: | $(DEPS_STAMP)
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	    --suppress=missingIncludeSystem -D_GNU_SOURCE -Ishim shim analysis tests/fakecuda
-	clang-tidy --quiet $(SHIM_SRC) $(ANALYSIS_SRC) -- $(BASE_CFLAGS) -Ianalysis
+	printf '%s\n' $(TIDY_SRC) | xargs -P$$(nproc) -I{} clang-tidy --quiet {} -- \
+	    $(BASE_CFLAGS) -Ianalysis -Itests/fakecuda
 
 help:
 	@echo "make [all]            build libmetashim.so, metashim, the fake CUDA and the examples"

@@ -380,9 +380,9 @@ static int mf_check_overlap(struct mf_ctx *c, const struct ms_desc_set *set)
 			             "layers[%zu].tensors[%zu]: bytes [%llu, %llu) of %s overlap those of "
 			             "layers[%zu].tensors[%zu] [%llu, %llu)",
 			             w->layer, w->tensor, (unsigned long long)d->foff,
-			             (unsigned long long)(d->foff + d->flen),
+			             (unsigned long long)d->foff + d->flen,
 			             ms_desc_quote(d->file, qa, sizeof(qa)), wf->layer, wf->tensor,
-			             (unsigned long long)f->foff, (unsigned long long)(f->foff + f->flen));
+			             (unsigned long long)f->foff, (unsigned long long)f->foff + f->flen);
 			break;
 		}
 		if (!have || mf_cmp_same_file(d, f) || d->foff + d->flen > f->foff + f->flen)
@@ -426,7 +426,7 @@ static int mf_stat_files(struct mf_ctx *c, struct ms_desc_set *set, char *note, 
 			        "layers[%zu].tensors[%zu]: bytes [%llu, %llu) lie beyond the end of %s "
 			        "(%llu bytes)",
 			        w->layer, w->tensor, (unsigned long long)d->foff,
-			        (unsigned long long)(d->foff + d->flen),
+			        (unsigned long long)d->foff + d->flen,
 			        ms_desc_quote(d->file, qf, sizeof(qf)), (unsigned long long)st.st_size);
 		d->file_dev = (uint64_t)st.st_dev;
 		d->file_ino = (uint64_t)st.st_ino;
@@ -535,7 +535,7 @@ int ms_manifest_load(const char *path, struct ms_desc_set *out, char *err, size_
 
 	if (err && errcap)
 		err[0] = 0;
-	if (!path || !out || out->n || out->v)
+	if (!path || !out || out->n || out->v || out->cap)
 		return mf_fail(&c, -EINVAL, "no path or a non-empty descriptor set given");
 	c.dir = strndup(path, slash ? (size_t)(slash - path) + 1 : 0);
 	c.names = json_object();

@@ -1070,6 +1070,7 @@ static int layer_push(struct ms_reg_layer *l, struct ms_reg_tensor *t)
 {
 	if (l->ntensors == l->cap) {
 		uint32_t c = l->cap ? l->cap * 2 : 8;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		struct ms_reg_tensor **a = realloc(l->tensors, c * sizeof(*a));
 		if (!a)
 			return -ENOMEM;

@@ -324,7 +324,7 @@ static int st_parse_tensor(struct st_ctx *c, const char *file, const char *name,
 		        "%s: tensors[%s].data_offsets[1]: end %llu lies beyond the data section (%llu bytes, "
 		        "file bytes %llu to %llu)",
 		        file, qn, (unsigned long long)end, (unsigned long long)data_len,
-		        (unsigned long long)data_start, (unsigned long long)(data_start + data_len));
+		        (unsigned long long)data_start, (unsigned long long)data_start + data_len);
 	d->foff = data_start + begin;
 	d->flen = end - begin;
 	return 0;
@@ -524,7 +524,7 @@ static int st_load_file(struct st_ctx *c, const char *file, const char *rel, str
 	if (!root) {
 		rc = st_fail(c, -EINVAL, "%s: byte %llu (header line %d, column %d): invalid header JSON: %s",
 		             file,
-		             (unsigned long long)(8 + (uint64_t)(jerr.position > 0 ? jerr.position : 0)),
+		             8 + (unsigned long long)(jerr.position > 0 ? jerr.position : 0),
 		             jerr.line, jerr.column, jerr.text);
 		goto out_free;
 	}
@@ -754,11 +754,13 @@ struct st_names {
 	size_t n;
 };
 
+/* Leaves l empty, so a list st_list gave up on reads as no names. */
 static void st_names_free(struct st_names *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
+	memset(l, 0, sizeof(*l));
 }
 
 /* Names in dir ending in suffix (not hidden ones), sorted. */
@@ -851,7 +853,7 @@ int ms_safetensors_load(const char *path, struct ms_desc_set *out, char *err, si
 
 	if (err && errcap)
 		err[0] = 0;
-	if (!path || !out || out->n || out->v)
+	if (!path || !out || out->n || out->v || out->cap)
 		return st_fail(&c, -EINVAL, "%s: safetensors: no path or a non-empty descriptor set given",
 		               path ? path : "(null)");
 	c.meta = json_object();

@@ -93,6 +93,7 @@ static void vsay(bool quiet, const char *fmt, va_list ap)
 
 	if (quiet)
 		return;
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): a prefix; vsnprintf terminates */
 	memcpy(msg, "metashim: ", 10);
 	n = vsnprintf(msg + 10, sizeof(msg) - 11, fmt, ap);
 	if (n < 0)

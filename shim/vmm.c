@@ -238,6 +238,7 @@ static int insert_res(struct vres *r)
 
 	if (nres == capres) {
 		size_t cap = capres ? capres * 2 : 64;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		struct vres **v = realloc(res, cap * sizeof(*v));
 
 		if (!v)
@@ -246,6 +247,7 @@ static int insert_res(struct vres *r)
 		capres = cap;
 	}
 	i = upper(r->base);
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	memmove(&res[i + 1], &res[i], (nres - i) * sizeof(*res));
 	res[i] = r;
 	nres++;
@@ -257,6 +259,7 @@ static void remove_res(struct vres *r)
 	for (size_t i = 0; i < nres; i++) {
 		if (res[i] != r)
 			continue;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		memmove(&res[i], &res[i + 1], (nres - i - 1) * sizeof(*res));
 		nres--;
 		return;

@@ -19,14 +19,14 @@ CUresult cuGetProcAddress_v2_ptsz(const char *symbol, void **pfn, int cudaVersio
 
 struct entry {
 	const char *name;  /* the name a caller asks for */
-	int version;       /* first CUDA version with this ABI */
 	void *fn;          /* legacy-stream symbol */
-	int pt_version;    /* first version of the per-thread symbol (0: none) */
 	void *pt_fn;       /* per-thread-default-stream symbol */
+	int version;       /* first CUDA version with this ABI */
+	int pt_version;    /* first version of the per-thread symbol (0: none) */
 };
 
-#define E(name, ver, fn)               { #name, ver, (void *)fn, 0, NULL },
-#define P(name, ver, fn, ptver, ptfn)  { #name, ver, (void *)fn, ptver, (void *)ptfn },
+#define E(name, ver, fn)               { #name, (void *)fn, NULL, ver, 0 },
+#define P(name, ver, fn, ptver, ptfn)  { #name, (void *)fn, (void *)ptfn, ver, ptver },
 
 static const struct entry table[] = {
 	E(cuInit, 2000, cuInit)

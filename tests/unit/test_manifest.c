@@ -2,6 +2,7 @@
  * loading hand-written ones, and each malformed manifest rejected with a message that
  * names the file, the JSON path and what was expected. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -459,6 +460,18 @@ Test(manifest, duplicate_json_keys_are_rejected)
 Test(manifest, a_missing_manifest_is_rejected)
 {
 	EXPECT_ERROR(in_dir("none.json"), "cannot open: No such file");
+}
+
+/* A set with a capacity but no array is not the zeroed set asked for: adding to it
+ * would write through a null pointer. */
+Test(manifest, a_set_with_capacity_but_no_array_is_refused)
+{
+	struct ms_desc_set set = {.cap = 4};
+	const char *p = manifest_with("cap.json", "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [1]}");
+
+	cr_expect_eq(ms_manifest_load(p, &set, err, sizeof(err)), -EINVAL);
+	cr_expect_neq(strstr(err, "non-empty descriptor set"), NULL, "%s", err);
+	cr_expect_null(set.v);
 }
 
 Test(manifest, a_fifo_is_rejected_without_blocking)

@@ -2,6 +2,7 @@
  * directories, every dtype, and each malformed header rejected with a message that
  * names the file and the place. Tests write their own small files into a temp dir. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -524,6 +525,18 @@ Test(safetensors, directory_with_several_indexes_and_no_preferred_one_is_rejecte
 Test(safetensors, missing_path_is_rejected)
 {
 	EXPECT_ERROR(in_dir("nope.safetensors"), "nope.safetensors: No such file");
+}
+
+/* A set with a capacity but no array is not the zeroed set asked for: adding to it
+ * would write through a null pointer. */
+Test(safetensors, a_set_with_capacity_but_no_array_is_refused)
+{
+	struct ms_desc_set set = {.cap = 4};
+
+	write_st("m.safetensors", one_tensor("U8", "[1]", "[0,1]"), 1);
+	cr_expect_eq(ms_safetensors_load(in_dir("m.safetensors"), &set, err, sizeof(err)), -EINVAL);
+	cr_expect_neq(strstr(err, "non-empty descriptor set"), NULL, "%s", err);
+	cr_expect_null(set.v);
 }
 
 Test(safetensors, a_fifo_is_rejected_without_blocking)
