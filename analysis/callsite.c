@@ -57,14 +57,13 @@ static struct ms_symbolizer *symbolizer_for(const struct ms_run *run)
 	return cached;
 }
 
-void ms_callsite_name(const struct ms_run *run, uint32_t stack, bool symbolize, char *buf,
-		      size_t cap)
+void ms_callsite_name(const struct ms_run *run, uint32_t stack, bool symbolize, char *buf, size_t cap)
 {
 	uint64_t pcs[MAX_FRAMES];
 	size_t n = ms_run_stack_frames(run, stack, pcs, MAX_FRAMES);
 	if (!n) {
 		snprintf(buf, cap, stack ? "stack #%" PRIu32 " (frames not in trace)" : "(no backtrace)",
-			 stack);
+		         stack);
 		return;
 	}
 	size_t pick = 0;
@@ -76,8 +75,7 @@ void ms_callsite_name(const struct ms_run *run, uint32_t stack, bool symbolize, 
 		return;
 	const struct ms_module *m = module_of(run, pc);
 	if (m)
-		snprintf(buf, cap, "0x%" PRIx64 " [%s+0x%" PRIx64 "]", pc, base_name(m->path),
-			 pc - m->base);
+		snprintf(buf, cap, "0x%" PRIx64 " [%s+0x%" PRIx64 "]", pc, base_name(m->path), pc - m->base);
 	else
 		snprintf(buf, cap, "0x%" PRIx64, pc);
 }

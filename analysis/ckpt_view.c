@@ -57,8 +57,8 @@ static int cmp_edge(const void *x, const void *y)
 
 /* Sweep the runs' covered ranges of one group: elements covered by exactly one run
  * (*one) and by two or more (*many). */
-static int sweep(const struct ms_model *m, const struct ref *g, size_t n, uint64_t elems,
-		 uint64_t *one, uint64_t *many)
+static int sweep(const struct ms_model *m, const struct ref *g, size_t n, uint64_t elems, uint64_t *one,
+                 uint64_t *many)
 {
 	size_t ne = 0;
 	for (size_t i = 0; i < n; i++)
@@ -128,9 +128,9 @@ static int group(const struct ms_model *m, const struct ref *g, size_t n, struct
 	out->multi = (many + d) * esize;
 	out->never = (elems - one - many) * esize;
 	out->status = one + many == 0 && elems ? MS_ST_NEVER
-		      : out->never		 ? MS_ST_PARTIAL
-		      : out->multi		 ? MS_ST_TWICE
-						 : MS_ST_COMPLETE;
+	              : out->never             ? MS_ST_PARTIAL
+	              : out->multi             ? MS_ST_TWICE
+	                                       : MS_ST_COMPLETE;
 	return 0;
 }
 

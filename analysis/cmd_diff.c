@@ -12,19 +12,19 @@
 #include "commands.h"
 #include "model.h"
 
-#define TIME_REL 0.20
+#define TIME_REL    0.20
 #define TIME_ABS_NS 1000000ull
 
 static void diff_usage(FILE *f)
 {
 	fprintf(f, "usage: metashim diff [options] A.trace B.trace\n\n"
-		   "Compares two runs of the same model: layers whose completeness (status,\n"
-		   "covered, copied), bytes or load time differ (time: more than 20%% and 1 ms),\n"
-		   "and problems that appeared in B or vanished from A.\n\n"
-		   "  --no-fail     exit 0 even when they differ\n"
-		   "  -h, --help    this text\n\n"
-		   "Exit status 1 when completeness or problems differ, 0 when only timing or\n"
-		   "nothing differs, 2 on usage or read errors.\n");
+	           "Compares two runs of the same model: layers whose completeness (status,\n"
+	           "covered, copied), bytes or load time differ (time: more than 20%% and 1 ms),\n"
+	           "and problems that appeared in B or vanished from A.\n\n"
+	           "  --no-fail     exit 0 even when they differ\n"
+	           "  -h, --help    this text\n\n"
+	           "Exit status 1 when completeness or problems differ, 0 when only timing or\n"
+	           "nothing differs, 2 on usage or read errors.\n");
 }
 
 static const struct ms_layer *find_layer(const struct ms_run *r, const char *name)
@@ -90,9 +90,9 @@ static bool diff_layer(const struct ms_layer *a, const struct ms_layer *b, size_
 
 static const char *subject(const struct ms_run *r, const struct ms_problem *p)
 {
-	return p->tensor != SIZE_MAX ? r->tensors[p->tensor].name
+	return p->tensor != SIZE_MAX  ? r->tensors[p->tensor].name
 	       : p->layer != SIZE_MAX ? r->layers[p->layer].name
-				       : "(whole run)";
+	                              : "(whole run)";
 }
 
 static bool has_problem(const struct ms_run *r, const struct ms_problem *p, const struct ms_run *pr)
@@ -105,8 +105,7 @@ static bool has_problem(const struct ms_run *r, const struct ms_problem *p, cons
 }
 
 /* Problems of x missing from y, marked with sign; returns how many. */
-static size_t problem_delta(const struct ms_run *x, const struct ms_run *y, const char *title,
-			    char sign)
+static size_t problem_delta(const struct ms_run *x, const struct ms_run *y, const char *title, char sign)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < x->nproblems; i++)
@@ -127,7 +126,8 @@ static void summary_line(const char *what, uint64_t a, uint64_t b, bool bytes)
 {
 	char x[32], y[32];
 	if (bytes)
-		printf("  %-18s %12s -> %s", what, ms_fmt_bytes(a, x, sizeof(x)), ms_fmt_bytes(b, y, sizeof(y)));
+		printf("  %-18s %12s -> %s", what, ms_fmt_bytes(a, x, sizeof(x)),
+		       ms_fmt_bytes(b, y, sizeof(y)));
 	else
 		printf("  %-18s %12s -> %s", what, ms_fmt_ns(a, x, sizeof(x)), ms_fmt_ns(b, y, sizeof(y)));
 	if (a && a != b)
@@ -194,8 +194,8 @@ int ms_cmd_diff(int argc, char **argv)
 	bool differs = comp || appeared || vanished;
 	printf("\nverdict    ");
 	if (differs)
-		printf("runs differ: %zu layer%s in completeness, %zu problem%s appeared, %zu vanished",
-		       comp, comp == 1 ? "" : "s", appeared, appeared == 1 ? "" : "s", vanished);
+		printf("runs differ: %zu layer%s in completeness, %zu problem%s appeared, %zu vanished", comp,
+		       comp == 1 ? "" : "s", appeared, appeared == 1 ? "" : "s", vanished);
 	else
 		printf("same completeness and problems");
 	if (timing)

@@ -12,14 +12,14 @@
 static void export_usage(FILE *f)
 {
 	fprintf(f, "usage: metashim export --format FORMAT [-o FILE] TRACE...\n\n"
-		   "  -f, --format FORMAT  json      the model: summary, layers, tensors, problems,\n"
-		   "                                 call sites, memory series (analysis/EXPORT_JSON.md)\n"
-		   "                       csv       one row per tensor, header row, RFC 4180 quoting\n"
-		   "                       perfetto  Chrome/Perfetto trace JSON (ui.perfetto.dev)\n"
-		   "                       html      one self-contained page with SVG plots\n"
-		   "  -o, --output FILE    write there instead of stdout\n"
-		   "      --no-symbolize   raw addresses for call sites\n"
-		   "  -h, --help           this text\n");
+	           "  -f, --format FORMAT  json      the model: summary, layers, tensors, problems,\n"
+	           "                                 call sites, memory series (analysis/EXPORT_JSON.md)\n"
+	           "                       csv       one row per tensor, header row, RFC 4180 quoting\n"
+	           "                       perfetto  Chrome/Perfetto trace JSON (ui.perfetto.dev)\n"
+	           "                       html      one self-contained page with SVG plots\n"
+	           "  -o, --output FILE    write there instead of stdout\n"
+	           "      --no-symbolize   raw addresses for call sites\n"
+	           "  -h, --help           this text\n");
 }
 
 int ms_cmd_export(int argc, char **argv)

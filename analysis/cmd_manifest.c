@@ -19,12 +19,12 @@
 static void manifest_usage(FILE *f)
 {
 	fprintf(f, "usage: metashim manifest [-o FILE] CHECKPOINT\n\n"
-		   "Reads a .safetensors file, a sharded checkpoint's model.safetensors.index.json,\n"
-		   "or a directory holding either, and writes every tensor (layer, name, dtype,\n"
-		   "shape, stride, file and byte range) as JSON. Edit it and give it to the shim\n"
-		   "with `metashim run --manifest FILE` (METASHIM_MANIFEST).\n\n"
-		   "  -o, --output FILE   write there instead of stdout\n"
-		   "  -h, --help          this text\n");
+	           "Reads a .safetensors file, a sharded checkpoint's model.safetensors.index.json,\n"
+	           "or a directory holding either, and writes every tensor (layer, name, dtype,\n"
+	           "shape, stride, file and byte range) as JSON. Edit it and give it to the shim\n"
+	           "with `metashim run --manifest FILE` (METASHIM_MANIFEST).\n\n"
+	           "  -o, --output FILE   write there instead of stdout\n"
+	           "  -h, --help          this text\n");
 }
 
 int ms_cmd_manifest(int argc, char **argv)

@@ -14,20 +14,19 @@
 
 static void merge_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: metashim merge [options] TRACE...\n\n"
-		"Checks the traces of several ranks (tensor or pipeline parallel) together:\n"
-		"  checkpoint view  every checkpoint tensor's bytes: consumed exactly once across\n"
-		"                   ranks, more than once, partly or never (matched by file and\n"
-		"                   offset; shards that read row slices cover parts of the range)\n"
-		"  device view      per rank: layers complete, problems\n"
-		"  combined         traffic, throughput and peaks of all ranks\n\n"
-		"  --top N          tensors listed per kind of checkpoint problem (default 10)\n"
-		"  --no-fail        exit 0 even when problems were found\n"
-		"  -h, --help       this text\n\n"
-		"Exit status 1 when a checkpoint byte was consumed never or more than once, or a\n"
-		"rank has problems other than never loaded/partial (shards are partial by design);\n"
-		"2 on usage or read errors.\n");
+	fprintf(f, "usage: metashim merge [options] TRACE...\n\n"
+	           "Checks the traces of several ranks (tensor or pipeline parallel) together:\n"
+	           "  checkpoint view  every checkpoint tensor's bytes: consumed exactly once across\n"
+	           "                   ranks, more than once, partly or never (matched by file and\n"
+	           "                   offset; shards that read row slices cover parts of the range)\n"
+	           "  device view      per rank: layers complete, problems\n"
+	           "  combined         traffic, throughput and peaks of all ranks\n\n"
+	           "  --top N          tensors listed per kind of checkpoint problem (default 10)\n"
+	           "  --no-fail        exit 0 even when problems were found\n"
+	           "  -h, --help       this text\n\n"
+	           "Exit status 1 when a checkpoint byte was consumed never or more than once, or a\n"
+	           "rank has problems other than never loaded/partial (shards are partial by design);\n"
+	           "2 on usage or read errors.\n");
 }
 
 static void ranks_of(const struct ms_ckpt_tensor *t, char *buf, size_t cap, const struct ms_model *m)
@@ -65,7 +64,8 @@ static size_t device_view(const struct ms_model *m)
 		for (int k = 0; k < MS_PB_COUNT; k++) {
 			if (!r->problem_kinds[k])
 				continue;
-			printf("%s%zu %s", sep, r->problem_kinds[k], ms_problem_name((enum ms_problem_kind)k));
+			printf("%s%zu %s", sep, r->problem_kinds[k],
+			       ms_problem_name((enum ms_problem_kind)k));
 			sep = ", ";
 		}
 		printf("%s%s\n", *sep == ',' ? ")" : "", r->has_footer ? "" : " [cut short]");
@@ -97,8 +97,8 @@ static void ckpt_view(const struct ms_model *m, const struct ms_ckpt_view *v, si
 		if (shown++ >= top)
 			continue;
 		const char *what = t->status == MS_ST_NEVER ? "never loaded"
-				   : t->never		      ? "partial"
-							      : "loaded twice";
+		                   : t->never               ? "partial"
+		                                            : "loaded twice";
 		ranks_of(t, ranks, sizeof(ranks), m);
 		printf("  %-13s %s\n", what, t->name);
 		printf("      ");

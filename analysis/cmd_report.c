@@ -14,34 +14,34 @@
 
 #define AUTO_COLLAPSE_LAYERS 40 /* more layers than this: clean ones fold into one line */
 /* The layer column fits the longest name up to NAME_W; longer ones keep their tail. */
-#define NAME_W 48
+#define NAME_W   48
 #define NAME_MIN 5
 
 enum layers_mode { LAYERS_AUTO, LAYERS_ALL, LAYERS_PROBLEMS };
 
 struct report_opts {
-	size_t top;               /* entries per problem kind and call sites listed */
-	enum layers_mode layers;  /* which layers get a row */
-	bool symbolize;           /* symbolize call sites */
+	size_t top;              /* entries per problem kind and call sites listed */
+	enum layers_mode layers; /* which layers get a row */
+	bool symbolize;          /* symbolize call sites */
 };
 
 static void report_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: metashim report [options] TRACE...\n\n"
-		"Summary, per-layer table, problems with their call sites, top call sites and a\n"
-		"verdict for each trace (one per process/rank), then a combined line.\n\n"
-		"  --top N              problems per kind and call sites listed (default 10)\n"
-		"  --layers all|problems|auto  rows of the layer table: every layer, only layers\n"
-		"                       with problems (clean ones folded into one line), or auto\n"
-		"                       (default: all up to %d layers, problems beyond)\n"
-		"  --symbolize          name call sites from ELF symbols and DWARF lines (default)\n"
-		"  --no-symbolize       print raw addresses (module+offset)\n"
-		"  --no-fail            exit 0 even when problems were found\n"
-		"  -h, --help           this text\n\n"
-		"Exit status: 0 clean, 1 problems found (never loaded, partial, loaded twice,\n"
-		"misaligned, straddle, unattributed, ...), 2 usage or read error.\n",
-		AUTO_COLLAPSE_LAYERS);
+	        "usage: metashim report [options] TRACE...\n\n"
+	        "Summary, per-layer table, problems with their call sites, top call sites and a\n"
+	        "verdict for each trace (one per process/rank), then a combined line.\n\n"
+	        "  --top N              problems per kind and call sites listed (default 10)\n"
+	        "  --layers all|problems|auto  rows of the layer table: every layer, only layers\n"
+	        "                       with problems (clean ones folded into one line), or auto\n"
+	        "                       (default: all up to %d layers, problems beyond)\n"
+	        "  --symbolize          name call sites from ELF symbols and DWARF lines (default)\n"
+	        "  --no-symbolize       print raw addresses (module+offset)\n"
+	        "  --no-fail            exit 0 even when problems were found\n"
+	        "  -h, --help           this text\n\n"
+	        "Exit status: 0 clean, 1 problems found (never loaded, partial, loaded twice,\n"
+	        "misaligned, straddle, unattributed, ...), 2 usage or read error.\n",
+	        AUTO_COLLAPSE_LAYERS);
 }
 
 /* Long names keep their tail, where layer and tensor names differ. */
@@ -66,27 +66,26 @@ static void summary(FILE *f, const struct ms_run *r)
 		fprintf(f, ", rank %" PRId64 " of %" PRId64, r->rank, r->world);
 	if (r->host)
 		fprintf(f, ", host %s", r->host);
-	fprintf(f, ", mode %s, shim %s, format %u\n", r->mode ? r->mode : "?",
-		r->shim ? r->shim : "?", r->fmt);
+	fprintf(f, ", mode %s, shim %s, format %u\n", r->mode ? r->mode : "?", r->shim ? r->shim : "?",
+	        r->fmt);
 	fprintf(f, "duration   %s", ms_fmt_ns(r->end_t, a, sizeof(a)));
 	if (r->has_footer)
 		fprintf(f, " (trace ended cleanly)\n");
 	else
 		fprintf(f, " (CUT SHORT: no footer; %" PRIu64 " whole lines read%s)\n", r->lines,
-			r->partial_line ? ", partial last line ignored" : "");
+		        r->partial_line ? ", partial last line ignored" : "");
 	if (r->dropped)
-		fprintf(f, "dropped    %" PRIu64 " events the shim could not record: counts are lower "
-			   "bounds\n",
-			r->dropped);
+		fprintf(f,
+		        "dropped    %" PRIu64 " events the shim could not record: counts are lower "
+		        "bounds\n",
+		        r->dropped);
 
 	fprintf(f, "\ncalls and bytes per API\n");
-	fprintf(f, "  %-7s %-32s %9s %12s %7s %11s\n", "kind", "api", "calls", "bytes", "errors",
-		"time");
+	fprintf(f, "  %-7s %-32s %9s %12s %7s %11s\n", "kind", "api", "calls", "bytes", "errors", "time");
 	for (size_t i = 0; i < r->napis; i++) {
 		const struct ms_api_stat *s = &r->apis[i];
-		fprintf(f, "  %-7s %-32s %9" PRIu64 " %12s %7" PRIu64 " %11s\n", s->kind, s->name,
-			s->calls, ms_fmt_bytes(s->bytes, a, sizeof(a)), s->errors,
-			ms_fmt_ns(s->dur_ns, b, sizeof(b)));
+		fprintf(f, "  %-7s %-32s %9" PRIu64 " %12s %7" PRIu64 " %11s\n", s->kind, s->name, s->calls,
+		        ms_fmt_bytes(s->bytes, a, sizeof(a)), s->errors, ms_fmt_ns(s->dur_ns, b, sizeof(b)));
 	}
 	if (!r->napis)
 		fprintf(f, "  (no calls recorded)\n");
@@ -98,21 +97,26 @@ static void summary(FILE *f, const struct ms_run *r)
 			if (!s->calls)
 				continue;
 			fprintf(f, "  %-4s %9" PRIu64 " cop%-3s %12s  %11s busy  %12s\n", ms_dir_names[d],
-				s->calls, s->calls == 1 ? "y" : "ies", ms_fmt_bytes(s->bytes, a, sizeof(a)),
-				ms_fmt_ns(s->dur_ns, b, sizeof(b)), ms_fmt_rate(s->bytes, s->dur_ns, c, sizeof(c)));
+			        s->calls, s->calls == 1 ? "y" : "ies", ms_fmt_bytes(s->bytes, a, sizeof(a)),
+			        ms_fmt_ns(s->dur_ns, b, sizeof(b)),
+			        ms_fmt_rate(s->bytes, s->dur_ns, c, sizeof(c)));
 		}
 		uint64_t span = r->copy_last_t - r->copy_first_t;
 		if (r->mode && strcmp(r->mode, "meta") == 0)
 			fprintf(f, "(meta mode: copies into deferred memory were counted, not performed)\n");
-		fprintf(f, "throughput %s over copy time", ms_fmt_rate(r->copy_bytes, r->copy_dur_ns, a, sizeof(a)));
-		fprintf(f, ", %s over the copy span %s-%s s\n", ms_fmt_rate(r->copy_bytes, span, b, sizeof(b)),
-			ms_fmt_at(r->copy_first_t, c, sizeof(c)), ms_fmt_at(r->copy_last_t, lab, sizeof(lab)));
+		fprintf(f, "throughput %s over copy time",
+		        ms_fmt_rate(r->copy_bytes, r->copy_dur_ns, a, sizeof(a)));
+		fprintf(f, ", %s over the copy span %s-%s s\n",
+		        ms_fmt_rate(r->copy_bytes, span, b, sizeof(b)),
+		        ms_fmt_at(r->copy_first_t, c, sizeof(c)),
+		        ms_fmt_at(r->copy_last_t, lab, sizeof(lab)));
 	}
 
 	fprintf(f, "\nmemory\n");
 	fprintf(f, "  allocation peak    %s at %s s (%" PRIu64 " allocs, %" PRIu64 " frees, %s live at end",
-		ms_fmt_bytes(r->live_peak, a, sizeof(a)), ms_fmt_at(r->live_peak ? r->live_peak_t : MS_NO_TIME, b, sizeof(b)),
-		r->allocs, r->frees, ms_fmt_bytes(r->live_bytes, c, sizeof(c)));
+	        ms_fmt_bytes(r->live_peak, a, sizeof(a)),
+	        ms_fmt_at(r->live_peak ? r->live_peak_t : MS_NO_TIME, b, sizeof(b)), r->allocs, r->frees,
+	        ms_fmt_bytes(r->live_bytes, c, sizeof(c)));
 	if (r->unmatched_frees)
 		fprintf(f, ", %" PRIu64 " frees of unknown pointers", r->unmatched_frees);
 	fprintf(f, ")\n");
@@ -120,11 +124,11 @@ static void summary(FILE *f, const struct ms_run *r)
 		fprintf(f, "  deferred allocs    %" PRIu64 "\n", r->deferred_allocs);
 	if (r->has_mem) {
 		fprintf(f, "  materialized peak  %s at %s s (reserved peak %s, staged peak %s, scratch %s)\n",
-			ms_fmt_bytes(r->materialized_peak, a, sizeof(a)),
-			ms_fmt_at(r->materialized_peak_t, b, sizeof(b)),
-			ms_fmt_bytes(r->reserved_peak, c, sizeof(c)),
-			ms_fmt_bytes(r->staged_peak, lab, sizeof(lab)),
-			ms_fmt_bytes(r->scratch, sc, sizeof(sc)));
+		        ms_fmt_bytes(r->materialized_peak, a, sizeof(a)),
+		        ms_fmt_at(r->materialized_peak_t, b, sizeof(b)),
+		        ms_fmt_bytes(r->reserved_peak, c, sizeof(c)),
+		        ms_fmt_bytes(r->staged_peak, lab, sizeof(lab)),
+		        ms_fmt_bytes(r->scratch, sc, sizeof(sc)));
 	}
 }
 
@@ -160,9 +164,9 @@ static void layer_row(FILE *f, int w, const struct ms_layer *l)
 	else
 		snprintf(g, sizeof(g), "-");
 	fprintf(f, "%-*s %3s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %-8s %9s %9s %8s %6s\n", w,
-		tail(l->name, (size_t)w, nb, sizeof(nb)), n, l->expected, l->covered, l->copied,
-		ms_status_name(l->status), at_ms(l->first_t, t1, sizeof(t1)),
-		at_ms(l->last_t, t2, sizeof(t2)), t3, g);
+	        tail(l->name, (size_t)w, nb, sizeof(nb)), n, l->expected, l->covered, l->copied,
+	        ms_status_name(l->status), at_ms(l->first_t, t1, sizeof(t1)),
+	        at_ms(l->last_t, t2, sizeof(t2)), t3, g);
 }
 
 /* Deferred modes: when each layer got real memory, how long that took (granules
@@ -179,7 +183,7 @@ static void materializations(FILE *f, const struct ms_run *r)
 		return;
 	fprintf(f, "\nmaterialized %zu layer%s (deferred memory)\n", n, n == 1 ? "" : "s");
 	fprintf(f, "%-*s %5s %6s %8s %10s %9s %9s %9s\n", w, "layer", "times", "failed", "released", "bytes",
-		"first ms", "took ms", "max ms");
+	        "first ms", "took ms", "max ms");
 	for (size_t i = 0; i < r->nlayers; i++) {
 		const struct ms_layer *l = &r->layers[i];
 		uint64_t ok = l->materializations - l->materialize_failed;
@@ -187,9 +191,10 @@ static void materializations(FILE *f, const struct ms_run *r)
 		if (!l->materializations && !l->releases)
 			continue;
 		fprintf(f, "%-*s %5" PRIu64 " %6" PRIu64 " %8" PRIu64 " %10s %9s %9.3f %9.3f\n", w,
-			tail(l->name, (size_t)w, nb, sizeof(nb)), ok, l->materialize_failed, l->releases,
-			ms_fmt_bytes(l->materialized_bytes, b, sizeof(b)), at_ms(l->materialized_t, t1, sizeof(t1)),
-			(double)l->materialize_ns / 1e6, (double)l->materialize_max_ns / 1e6);
+		        tail(l->name, (size_t)w, nb, sizeof(nb)), ok, l->materialize_failed, l->releases,
+		        ms_fmt_bytes(l->materialized_bytes, b, sizeof(b)),
+		        at_ms(l->materialized_t, t1, sizeof(t1)), (double)l->materialize_ns / 1e6,
+		        (double)l->materialize_max_ns / 1e6);
 	}
 }
 
@@ -198,20 +203,20 @@ static void layers(FILE *f, const struct ms_run *r, const struct report_opts *o)
 	char a[32], b[32], c[32], d[32];
 	if (!r->nlayers) {
 		fprintf(f, "\nlayers     none described (give the shim --checkpoint or --manifest, or "
-			   "register tensors through the C API)\n");
+		           "register tensors through the C API)\n");
 		return;
 	}
 	size_t clean = 0;
 	for (size_t i = 0; i < r->nlayers; i++)
 		clean += r->layers[i].status == MS_ST_COMPLETE || r->layers[i].status == MS_ST_SKIPPED;
 	bool fold = o->layers == LAYERS_PROBLEMS ||
-		    (o->layers == LAYERS_AUTO && r->nlayers > AUTO_COLLAPSE_LAYERS);
+	            (o->layers == LAYERS_AUTO && r->nlayers > AUTO_COLLAPSE_LAYERS);
 	fprintf(f, "\nlayers     %zu, %zu complete", r->nlayers, r->layers_complete);
 	if (fold && clean)
 		fprintf(f, "; %zu clean layers folded into one line (--layers all lists them)", clean);
 	int w = name_width(r);
 	fprintf(f, "\n%-*s %3s %10s %10s %10s %-8s %9s %9s %8s %6s\n", w, "layer", "tns", "expected",
-		"covered", "copied", "status", "first ms", "last ms", "took ms", "GB/s");
+	        "covered", "copied", "status", "first ms", "last ms", "took ms", "GB/s");
 	uint64_t fb = 0, fe = 0, ft0 = MS_NO_TIME, ft1 = MS_NO_TIME;
 	for (size_t i = 0; i < r->nlayers; i++) {
 		const struct ms_layer *l = &r->layers[i];
@@ -228,24 +233,24 @@ static void layers(FILE *f, const struct ms_run *r, const struct report_opts *o)
 			ft1 = l->last_t;
 	}
 	if (fold && clean)
-		fprintf(f, "(+ %zu clean layers: %" PRIu64 " elements, %s, copies %s-%s s, %s)\n", clean,
-			fe, ms_fmt_bytes(fb, a, sizeof(a)), ms_fmt_at(ft0, b, sizeof(b)),
-			ms_fmt_at(ft1, c, sizeof(c)),
-			ft0 != MS_NO_TIME && ft1 > ft0 ? ms_fmt_rate(fb, ft1 - ft0, d, sizeof(d)) : "-");
+		fprintf(f, "(+ %zu clean layers: %" PRIu64 " elements, %s, copies %s-%s s, %s)\n", clean, fe,
+		        ms_fmt_bytes(fb, a, sizeof(a)), ms_fmt_at(ft0, b, sizeof(b)),
+		        ms_fmt_at(ft1, c, sizeof(c)),
+		        ft0 != MS_NO_TIME && ft1 > ft0 ? ms_fmt_rate(fb, ft1 - ft0, d, sizeof(d)) : "-");
 }
 
 static void sites_lines(FILE *f, const struct ms_run *r, const struct ms_site_share *s,
-			const struct report_opts *o, bool bytes_are_bytes)
+                        const struct report_opts *o, bool bytes_are_bytes)
 {
 	char name[512], b[32];
 	for (int i = 0; i < MS_TOP_STACKS && s[i].count; i++) {
 		ms_callsite_name(r, s[i].stack, o->symbolize, name, sizeof(name));
 		if (bytes_are_bytes && s[i].bytes)
 			fprintf(f, "      at %s  (%" PRIu64 " cop%s, %s)\n", name, s[i].count,
-				s[i].count == 1 ? "y" : "ies", ms_fmt_bytes(s[i].bytes, b, sizeof(b)));
+			        s[i].count == 1 ? "y" : "ies", ms_fmt_bytes(s[i].bytes, b, sizeof(b)));
 		else
 			fprintf(f, "      at %s  (%" PRIu64 " cop%s)\n", name, s[i].count,
-				s[i].count == 1 ? "y" : "ies");
+			        s[i].count == 1 ? "y" : "ies");
 	}
 }
 
@@ -258,9 +263,9 @@ static void problems(FILE *f, const struct ms_run *r, const struct report_opts *
 		const struct ms_problem *p = &r->problems[i];
 		if (shown[p->kind]++ >= o->top)
 			continue;
-		const char *subject = p->tensor != SIZE_MAX ? r->tensors[p->tensor].name
-				      : p->layer != SIZE_MAX ? r->layers[p->layer].name
-							      : "(whole run)";
+		const char *subject = p->tensor != SIZE_MAX  ? r->tensors[p->tensor].name
+		                      : p->layer != SIZE_MAX ? r->layers[p->layer].name
+		                                             : "(whole run)";
 		fprintf(f, "  %-14s %s\n", ms_problem_name(p->kind), subject);
 		fprintf(f, "      %s\n", p->detail);
 		sites_lines(f, r, p->sites, o, p->kind != MS_PB_LAUNCH_HAZARD);
@@ -268,7 +273,7 @@ static void problems(FILE *f, const struct ms_run *r, const struct report_opts *
 	for (int k = 0; k < MS_PB_COUNT; k++)
 		if (shown[k] > o->top)
 			fprintf(f, "  ... and %zu more %s (export --format csv lists every tensor)\n",
-				shown[k] - o->top, ms_problem_name((enum ms_problem_kind)k));
+			        shown[k] - o->top, ms_problem_name((enum ms_problem_kind)k));
 }
 
 static void top_sites(FILE *f, const struct ms_run *r, const struct report_opts *o)
@@ -289,7 +294,7 @@ static void top_sites(FILE *f, const struct ms_run *r, const struct report_opts 
 		k++;
 		ms_callsite_name(r, s->stack, o->symbolize, name, sizeof(name));
 		fprintf(f, "  %12s %9" PRIu64 " %12s  %s\n", ms_fmt_bytes(s->copy_bytes, b, sizeof(b)),
-			s->copies, ms_fmt_bytes(s->unattr_bytes, c, sizeof(c)), name);
+		        s->copies, ms_fmt_bytes(s->unattr_bytes, c, sizeof(c)), name);
 	}
 }
 
@@ -309,7 +314,7 @@ static void verdict(FILE *f, const struct ms_run *r)
 			if (!r->problem_kinds[k])
 				continue;
 			fprintf(f, "%s%zu %s", sep, r->problem_kinds[k],
-				ms_problem_name((enum ms_problem_kind)k));
+			        ms_problem_name((enum ms_problem_kind)k));
 			sep = ", ";
 		}
 		if (r->layers_counted)

@@ -14,28 +14,27 @@
 
 static void run_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: metashim run [options] [--] CMD [ARGS...]\n\n"
-		"Runs CMD with libmetashim.so preloaded; each process writes one trace.\n\n"
-		"  -o, --out PATTERN     trace file (%%p pid, %%r rank); default ./metashim-%%p.trace\n"
-		"  -m, --mode MODE       trace (default: pass through and record), meta (device\n"
-		"                        allocations become reservations, nothing materialized),\n"
-		"                        layerwise (materialize each layer once it is complete)\n"
-		"  -c, --checkpoint PATH safetensors file or directory: tensor descriptors\n"
-		"      --manifest FILE   JSON manifest (metashim manifest) as descriptors\n"
-		"      --progress        live loading progress line on stderr\n"
-		"      --backtrace N     frames kept per event, 0 = off (default 16)\n"
-		"      --layer-depth N   name components kept as layer name (0 = up to last dot)\n"
-		"      --layer-pattern RE  regex whose first match is the layer name\n"
-		"      --skip LIST       comma-separated substrings of tensors left out of totals\n"
-		"      --defer-min SIZE  allocations below SIZE stay real in deferred modes (64M, 2GiB)\n"
-		"      --staging-max SIZE  host bytes staged for replay in layerwise mode\n"
-		"  -q, --quiet           no metashim: lines on stderr (from this command and the shim)\n"
-		"  -e, --env KEY=VALUE   any further variable (METASHIM_SCRATCH=256M, ...)\n"
-		"      --lib PATH        libmetashim.so to preload (default: next to this binary, or\n"
-		"                        ../lib/libmetashim.so when installed)\n"
-		"  -h, --help            this text\n\n"
-		"The exit status is CMD's; 127 when it cannot be run.\n");
+	fprintf(f, "usage: metashim run [options] [--] CMD [ARGS...]\n\n"
+	           "Runs CMD with libmetashim.so preloaded; each process writes one trace.\n\n"
+	           "  -o, --out PATTERN     trace file (%%p pid, %%r rank); default ./metashim-%%p.trace\n"
+	           "  -m, --mode MODE       trace (default: pass through and record), meta (device\n"
+	           "                        allocations become reservations, nothing materialized),\n"
+	           "                        layerwise (materialize each layer once it is complete)\n"
+	           "  -c, --checkpoint PATH safetensors file or directory: tensor descriptors\n"
+	           "      --manifest FILE   JSON manifest (metashim manifest) as descriptors\n"
+	           "      --progress        live loading progress line on stderr\n"
+	           "      --backtrace N     frames kept per event, 0 = off (default 16)\n"
+	           "      --layer-depth N   name components kept as layer name (0 = up to last dot)\n"
+	           "      --layer-pattern RE  regex whose first match is the layer name\n"
+	           "      --skip LIST       comma-separated substrings of tensors left out of totals\n"
+	           "      --defer-min SIZE  allocations below SIZE stay real in deferred modes (64M, 2GiB)\n"
+	           "      --staging-max SIZE  host bytes staged for replay in layerwise mode\n"
+	           "  -q, --quiet           no metashim: lines on stderr (from this command and the shim)\n"
+	           "  -e, --env KEY=VALUE   any further variable (METASHIM_SCRATCH=256M, ...)\n"
+	           "      --lib PATH        libmetashim.so to preload (default: next to this binary, or\n"
+	           "                        ../lib/libmetashim.so when installed)\n"
+	           "  -h, --help            this text\n\n"
+	           "The exit status is CMD's; 127 when it cannot be run.\n");
 }
 
 /* Directory of this executable, from /proc/self/exe. */
@@ -71,7 +70,7 @@ static int find_lib(const char *given, char *out)
 		}
 	}
 	fprintf(stderr, "metashim: cannot find libmetashim.so next to this binary or in ../lib; "
-			"give it with --lib PATH\n");
+	                "give it with --lib PATH\n");
 	return -ENOENT;
 }
 
@@ -109,15 +108,14 @@ static int check_size(const char *opt, const char *v)
 	errno = 0;
 	strtoull(v, &end, 10);
 	if (end == v || errno) {
-		fprintf(stderr, "metashim run: %s expects a size such as 4096, 64M or 2GiB, got '%s'\n",
-			opt, v);
+		fprintf(stderr, "metashim run: %s expects a size such as 4096, 64M or 2GiB, got '%s'\n", opt,
+		        v);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-enum { O_MANIFEST = 256, O_PROGRESS, O_BACKTRACE, O_DEPTH, O_PATTERN, O_SKIP, O_DEFER, O_STAGING,
-       O_LIB };
+enum { O_MANIFEST = 256, O_PROGRESS, O_BACKTRACE, O_DEPTH, O_PATTERN, O_SKIP, O_DEFER, O_STAGING, O_LIB };
 
 int ms_cmd_run(int argc, char **argv)
 {
@@ -147,9 +145,11 @@ int ms_cmd_run(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'm':
-			if (strcmp(optarg, "trace") && strcmp(optarg, "meta") && strcmp(optarg, "layerwise")) {
-				fprintf(stderr, "metashim run: --mode is trace, meta or layerwise, not '%s'\n",
-					optarg);
+			if (strcmp(optarg, "trace") && strcmp(optarg, "meta") &&
+			    strcmp(optarg, "layerwise")) {
+				fprintf(stderr,
+				        "metashim run: --mode is trace, meta or layerwise, not '%s'\n",
+				        optarg);
 				return MS_EXIT_USAGE;
 			}
 			rc = set("METASHIM_MODE", optarg);

@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define MS_EXIT_OK 0
+#define MS_EXIT_OK       0
 #define MS_EXIT_PROBLEMS 1
-#define MS_EXIT_USAGE 2
+#define MS_EXIT_USAGE    2
 
 int ms_cmd_run(int argc, char **argv);
 int ms_cmd_report(int argc, char **argv);

@@ -132,23 +132,12 @@ static void escn(FILE *f, const char *s, size_t max)
 		if (p >= end)
 			break;
 		switch (*p) {
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		case '\'':
-			fputs("&#39;", f);
-			break;
-		default:
-			fputs("\xef\xbf\xbd", f); /* U+FFFD */
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default: fputs("\xef\xbf\xbd", f); /* U+FFFD */
 		}
 		p++;
 	}
@@ -218,8 +207,8 @@ static void section(FILE *f, const char *title, const char *suffix)
 
 static void legend(FILE *f, const size_t *counts)
 {
-	static const enum ms_status order[] = {MS_ST_COMPLETE, MS_ST_TWICE, MS_ST_PARTIAL, MS_ST_NEVER,
-	                                       MS_ST_SKIPPED};
+	static const enum ms_status order[] = { MS_ST_COMPLETE, MS_ST_TWICE, MS_ST_PARTIAL, MS_ST_NEVER,
+		                                MS_ST_SKIPPED };
 	fputs("<div class=\"legend\">", f);
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		enum ms_status s = order[i];
@@ -510,7 +499,7 @@ static void timeline_row(FILE *f, const struct ms_run *r, size_t i, const struct
 
 static int timeline(FILE *f, const struct ms_run *r, const char *suffix)
 {
-	struct by_layer g = {0};
+	struct by_layer g = { 0 };
 	struct axis ax;
 	int rc;
 	section(f, "Load timeline", suffix);
@@ -557,7 +546,7 @@ out_free:
 
 static void strip(FILE *f, const struct ms_run *r, const char *suffix)
 {
-	size_t counts[MS_ST_COUNT] = {0};
+	size_t counts[MS_ST_COUNT] = { 0 };
 	section(f, "Layer completeness", suffix);
 	if (!r->nlayers) {
 		fputs("<p class=\"note\">No layers were described.</p>\n", f);
@@ -604,7 +593,7 @@ struct mem_line {
 
 static void bytes_unit(uint64_t max, double *unit, const char **name)
 {
-	static const char *const names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	static const char *const names[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	int k = 0;
 	double u = 1;
 	while (k < 4 && (double)max >= u * 1024) {
@@ -630,11 +619,11 @@ static void mem_path(FILE *f, const struct mem_line *ml, const struct axis *ax, 
 static void memory(FILE *f, const struct ms_run *r, const char *suffix)
 {
 	struct mem_line lines[] = {
-	        {&r->live, "allocated (live device allocations)", "#2563eb", r->live_peak},
-	        {&r->reserved, "reserved (virtual address space)", "#9ca3af", r->reserved_peak},
-	        {&r->materialized, "materialized (real memory behind deferred ranges)", "#16a34a",
-	         r->materialized_peak},
-	        {&r->staged, "staged (host bytes held for replay)", "#ea580c", r->staged_peak},
+		{ &r->live, "allocated (live device allocations)", "#2563eb", r->live_peak },
+		{ &r->reserved, "reserved (virtual address space)", "#9ca3af", r->reserved_peak },
+		{ &r->materialized, "materialized (real memory behind deferred ranges)", "#16a34a",
+		  r->materialized_peak },
+		{ &r->staged, "staged (host bytes held for replay)", "#ea580c", r->staged_peak },
 	};
 	size_t nl = sizeof(lines) / sizeof(lines[0]);
 	uint64_t max = 0;
@@ -655,7 +644,7 @@ static void memory(FILE *f, const struct ms_run *r, const char *suffix)
 		fprintf(f, ", peak %s</span>", ms_fmt_bytes(lines[i].peak, a, sizeof(a)));
 	}
 	fputs("</div>\n<div class=\"panel\">\n", f);
-	struct axis ax = {0, r->end_t ? r->end_t : 1, 80, PAGE_W - 40};
+	struct axis ax = { 0, r->end_t ? r->end_t : 1, 80, PAGE_W - 40 };
 	double top = 10, y0 = MEM_H - 26, unit;
 	const char *uname;
 	bytes_unit(max, &unit, &uname);

@@ -60,9 +60,9 @@ static json_t *site_list(const struct ms_run *r, const struct ms_site_share *s)
 	json_t *a = json_array();
 	for (int i = 0; i < MS_TOP_STACKS && s[i].count; i++) {
 		ms_callsite_name(r, s[i].stack, ms_export_symbolize, name, sizeof(name));
-		json_array_append_new(a, json_pack("{s:i,s:s,s:o,s:o}", "stack", (json_int_t)s[i].stack,
-						   "site", name, "bytes", u64(s[i].bytes), "count",
-						   u64(s[i].count)));
+		json_array_append_new(a,
+		                      json_pack("{s:i,s:s,s:o,s:o}", "stack", (json_int_t)s[i].stack, "site",
+		                                name, "bytes", u64(s[i].bytes), "count", u64(s[i].count)));
 	}
 	return a;
 }
@@ -73,10 +73,10 @@ static json_t *header(const struct ms_run *r)
 	for (size_t i = 0; i < r->noptions; i++)
 		json_array_append_new(opts, json_string(r->options[i]));
 	return json_pack("{s:i,s:o,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "fmt", (json_int_t)r->fmt,
-			 "shim", str(r->shim), "pid", (json_int_t)r->pid, "ppid", (json_int_t)r->ppid,
-			 "rank", (json_int_t)r->rank, "world", (json_int_t)r->world, "host", str(r->host),
-			 "exe", str(r->exe), "argv", str(r->argv), "cwd", str(r->cwd), "wall_ns",
-			 u64(r->wall_ns), "mode", str(r->mode), "options", opts);
+	                 "shim", str(r->shim), "pid", (json_int_t)r->pid, "ppid", (json_int_t)r->ppid, "rank",
+	                 (json_int_t)r->rank, "world", (json_int_t)r->world, "host", str(r->host), "exe",
+	                 str(r->exe), "argv", str(r->argv), "cwd", str(r->cwd), "wall_ns", u64(r->wall_ns),
+	                 "mode", str(r->mode), "options", opts);
 }
 
 static json_t *summary(const struct ms_run *r)
@@ -89,8 +89,11 @@ static json_t *summary(const struct ms_run *r)
 	json_object_set_new(o, "copy_dur_ns", u64(r->copy_dur_ns));
 	json_object_set_new(o, "copy_first_ns", at(r->copy_first_t));
 	json_object_set_new(o, "copy_last_ns", at(r->copy_last_t));
-	json_object_set_new(o, "gbps_busy", r->copy_dur_ns ? json_real((double)r->copy_bytes / (double)r->copy_dur_ns) : json_null());
-	json_object_set_new(o, "gbps_span", span ? json_real((double)r->copy_bytes / (double)span) : json_null());
+	json_object_set_new(o, "gbps_busy",
+	                    r->copy_dur_ns ? json_real((double)r->copy_bytes / (double)r->copy_dur_ns)
+	                                   : json_null());
+	json_object_set_new(o, "gbps_span",
+	                    span ? json_real((double)r->copy_bytes / (double)span) : json_null());
 	json_object_set_new(o, "memsets", u64(r->memsets));
 	json_object_set_new(o, "memset_bytes", u64(r->memset_bytes));
 	json_object_set_new(o, "errors", u64(r->errors));
@@ -121,14 +124,14 @@ static json_t *traffic(const struct ms_run *r, json_t **dirs)
 	for (size_t i = 0; i < r->napis; i++) {
 		const struct ms_api_stat *s = &r->apis[i];
 		json_array_append_new(apis, json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "name", s->name, "kind",
-						      s->kind, "calls", u64(s->calls), "bytes", u64(s->bytes),
-						      "errors", u64(s->errors), "dur_ns", u64(s->dur_ns)));
+		                                      s->kind, "calls", u64(s->calls), "bytes", u64(s->bytes),
+		                                      "errors", u64(s->errors), "dur_ns", u64(s->dur_ns)));
 	}
 	*dirs = json_object();
 	for (int d = 0; d < MS_DIR_COUNT; d++)
 		json_object_set_new(*dirs, ms_dir_names[d],
-				    json_pack("{s:o,s:o,s:o}", "calls", u64(r->dirs[d].calls), "bytes",
-					      u64(r->dirs[d].bytes), "dur_ns", u64(r->dirs[d].dur_ns)));
+		                    json_pack("{s:o,s:o,s:o}", "calls", u64(r->dirs[d].calls), "bytes",
+		                              u64(r->dirs[d].bytes), "dur_ns", u64(r->dirs[d].dur_ns)));
 	return apis;
 }
 
@@ -170,7 +173,9 @@ static json_t *tensors(const struct ms_run *r)
 		json_t *o = json_object();
 		json_object_set_new(o, "name", json_string(t->name));
 		json_object_set_new(o, "id", u64(t->id));
-		json_object_set_new(o, "layer", t->layer != SIZE_MAX ? json_string(r->layers[t->layer].name) : json_null());
+		json_object_set_new(o, "layer",
+		                    t->layer != SIZE_MAX ? json_string(r->layers[t->layer].name)
+		                                         : json_null());
 		json_object_set_new(o, "dtype", json_string(t->dtype));
 		json_object_set_new(o, "esize", u64(t->esize));
 		json_object_set_new(o, "shape", dims(t->shape));
@@ -189,12 +194,14 @@ static json_t *tensors(const struct ms_run *r)
 		json_object_set_new(o, "last_ns", at(t->last_t));
 		json_object_set_new(o, "misaligned", u64(t->misaligned));
 		json_object_set_new(o, "straddle", u64(t->straddle));
-		json_object_set_new(o, "final", t->has_final ? json_pack("{s:o,s:o}", "copied", u64(t->final_copied),
-									 "covered", u64(t->final_covered))
-							     : json_null());
+		json_object_set_new(o, "final",
+		                    t->has_final ? json_pack("{s:o,s:o}", "copied", u64(t->final_copied),
+		                                             "covered", u64(t->final_covered))
+		                                 : json_null());
 		json_t *ranges = json_array();
 		for (size_t k = 0; k < t->cov.n && k < RANGES_MAX; k++)
-			json_array_append_new(ranges, json_pack("[o,o]", u64(t->cov.v[k].lo), u64(t->cov.v[k].hi)));
+			json_array_append_new(ranges,
+			                      json_pack("[o,o]", u64(t->cov.v[k].lo), u64(t->cov.v[k].hi)));
 		json_object_set_new(o, "ranges", ranges);
 		json_object_set_new(o, "ranges_truncated", json_boolean(t->cov.n > RANGES_MAX));
 		json_array_append_new(a, o);
@@ -208,11 +215,14 @@ static json_t *problems(const struct ms_run *r)
 	for (size_t i = 0; i < r->nproblems; i++) {
 		const struct ms_problem *p = &r->problems[i];
 		json_array_append_new(
-			a, json_pack("{s:s,s:o,s:o,s:o,s:o,s:s,s:o}", "kind", ms_problem_key(p->kind), "tensor",
-				     p->tensor != SIZE_MAX ? json_string(r->tensors[p->tensor].name) : json_null(),
-				     "layer", p->layer != SIZE_MAX ? json_string(r->layers[p->layer].name) : json_null(),
-				     "count", u64(p->count), "amount", u64(p->amount), "detail", p->detail,
-				     "sites", site_list(r, p->sites)));
+		        a,
+		        json_pack("{s:s,s:o,s:o,s:o,s:o,s:s,s:o}", "kind", ms_problem_key(p->kind), "tensor",
+		                  p->tensor != SIZE_MAX ? json_string(r->tensors[p->tensor].name)
+		                                        : json_null(),
+		                  "layer",
+		                  p->layer != SIZE_MAX ? json_string(r->layers[p->layer].name) : json_null(),
+		                  "count", u64(p->count), "amount", u64(p->amount), "detail", p->detail,
+		                  "sites", site_list(r, p->sites)));
 	}
 	return a;
 }
@@ -254,17 +264,17 @@ static json_t *annotations(const struct ms_run *r, json_t **warns, json_t **comp
 	json_t *marks = json_array();
 	for (size_t i = 0; i < r->nmarks; i++)
 		json_array_append_new(marks, json_pack("{s:o,s:o,s:s}", "t_ns", u64(r->marks[i].t), "tid",
-						       u64(r->marks[i].tid), "name", r->marks[i].name));
+		                                       u64(r->marks[i].tid), "name", r->marks[i].name));
 	*warns = json_array();
 	for (size_t i = 0; i < r->nwarns; i++)
-		json_array_append_new(*warns, json_pack("{s:o,s:s}", "t_ns", u64(r->warns[i].t), "msg",
-							r->warns[i].msg));
+		json_array_append_new(
+		        *warns, json_pack("{s:o,s:s}", "t_ns", u64(r->warns[i].t), "msg", r->warns[i].msg));
 	*completions = json_array();
 	for (size_t i = 0; i < r->ncompletions; i++)
 		json_array_append_new(*completions,
-				      json_pack("{s:o,s:s,s:o}", "t_ns", u64(r->completions[i].t), "layer",
-						r->layers[r->completions[i].layer].name, "loads",
-						u64(r->completions[i].loads)));
+		                      json_pack("{s:o,s:s,s:o}", "t_ns", u64(r->completions[i].t), "layer",
+		                                r->layers[r->completions[i].layer].name, "loads",
+		                                u64(r->completions[i].loads)));
 	return marks;
 }
 
@@ -273,9 +283,10 @@ static json_t *run_json(const struct ms_run *r)
 	json_t *o = json_object(), *dirs, *warns, *completions;
 	json_object_set_new(o, "path", json_string(r->path));
 	json_object_set_new(o, "header", header(r));
-	json_object_set_new(o, "trace", json_pack("{s:o,s:b,s:b,s:o,s:o}", "lines", u64(r->lines), "footer",
-						  r->has_footer, "partial_line", r->partial_line, "events",
-						  u64(r->footer_events), "dropped", u64(r->dropped)));
+	json_object_set_new(o, "trace",
+	                    json_pack("{s:o,s:b,s:b,s:o,s:o}", "lines", u64(r->lines), "footer",
+	                              r->has_footer, "partial_line", r->partial_line, "events",
+	                              u64(r->footer_events), "dropped", u64(r->dropped)));
 	json_object_set_new(o, "summary", summary(r));
 	json_object_set_new(o, "apis", traffic(r, &dirs));
 	json_object_set_new(o, "directions", dirs);
@@ -283,10 +294,11 @@ static json_t *run_json(const struct ms_run *r)
 	json_object_set_new(o, "tensors", tensors(r));
 	json_object_set_new(o, "problems", problems(r));
 	json_object_set_new(o, "callsites", callsites(r));
-	json_object_set_new(o, "memory", json_pack("{s:o,s:o,s:o,s:o,s:o}", "live", series(&r->live),
-						   "reserved", series(&r->reserved), "materialized",
-						   series(&r->materialized), "staged", series(&r->staged),
-						   "h2d_bytes_per_ms", series(&r->copy_rate)));
+	json_object_set_new(o, "memory",
+	                    json_pack("{s:o,s:o,s:o,s:o,s:o}", "live", series(&r->live), "reserved",
+	                              series(&r->reserved), "materialized", series(&r->materialized),
+	                              "staged", series(&r->staged), "h2d_bytes_per_ms",
+	                              series(&r->copy_rate)));
 	json_object_set_new(o, "marks", annotations(r, &warns, &completions));
 	json_object_set_new(o, "warnings", warns);
 	json_object_set_new(o, "completions", completions);

@@ -491,7 +491,7 @@ static void rec_memset(struct pf_run *p, struct ms_record *r)
 	uint64_t t = get(r, "t"), dur = get(r, "dur"), stack = get(r, "stack"), rc = get(r, "rc");
 	uint64_t stream = get(r, "stream");
 	const char *api = ms_rec_str(r, "api");
-	uint64_t ids[2] = {thread_track(p, get(r, "tid")), stream_track(p, stream)};
+	uint64_t ids[2] = { thread_track(p, get(r, "tid")), stream_track(p, stream) };
 	for (int i = 0; i < 2; i++) {
 		ev_begin(p->w, "X", i ? "memset" : api ? api : "?", "memset", p->pid, &ids[i], p->off + t);
 		ev_dur(p->w, dur);
@@ -623,7 +623,7 @@ static int layer_lanes(struct pf_run *p)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->nlayers; i++)
 		if (r->layers[i].first_t != MS_NO_TIME)
-			order[n++] = (struct idx){r->layers[i].first_t, i};
+			order[n++] = (struct idx){ r->layers[i].first_t, i };
 	qsort(order, n, sizeof(*order), first_cmp);
 	for (size_t k = 0; k < n; k++) {
 		const struct ms_layer *l = &r->layers[order[k].i];
@@ -722,16 +722,16 @@ static void pf_run_free(struct pf_run *p)
 
 static int export_run(struct jw *w, const struct ms_run *r, uint64_t pid, uint64_t off, size_t order)
 {
-	struct pf_run p = {.w = w, .run = r, .pid = pid, .off = off};
+	struct pf_run p = { .w = w, .run = r, .pid = pid, .off = off };
 	int rc = -ENOMEM;
 	p.tensors = malloc((r->ntensors + 1) * sizeof(*p.tensors));
 	p.layers = malloc((r->nlayers + 1) * sizeof(*p.layers));
 	if (!p.tensors || !p.layers)
 		goto out_free;
 	for (size_t i = 0; i < r->ntensors; i++)
-		p.tensors[i] = (struct idx){r->tensors[i].id, i};
+		p.tensors[i] = (struct idx){ r->tensors[i].id, i };
 	for (size_t i = 0; i < r->nlayers; i++)
-		p.layers[i] = (struct idx){r->layers[i].id, i};
+		p.layers[i] = (struct idx){ r->layers[i].id, i };
 	qsort(p.tensors, r->ntensors, sizeof(*p.tensors), idx_cmp);
 	qsort(p.layers, r->nlayers, sizeof(*p.layers), idx_cmp);
 
@@ -775,7 +775,7 @@ static uint64_t run_pid(const struct ms_model *m, size_t i)
 
 int ms_export_perfetto(const struct ms_model *m, FILE *out)
 {
-	struct jw w = {.f = out, .first_ev = true};
+	struct jw w = { .f = out, .first_ev = true };
 	/* Traces start at their own monotonic zero; their wall clocks line ranks up. */
 	uint64_t wall0 = UINT64_MAX;
 	bool walls = m->nruns > 1;

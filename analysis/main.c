@@ -27,15 +27,15 @@ static const struct {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: metashim COMMAND [options] ...\n\n"
-		   "metashim traces what a CUDA program allocates and copies (libmetashim.so, loaded\n"
-		   "with LD_PRELOAD) and reports which model layers were loaded, how completely,\n"
-		   "how often, from where, how fast and with how much memory.\n\ncommands:\n");
+	           "metashim traces what a CUDA program allocates and copies (libmetashim.so, loaded\n"
+	           "with LD_PRELOAD) and reports which model layers were loaded, how completely,\n"
+	           "how often, from where, how fast and with how much memory.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (cmds[i].what)
 			fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].what);
 	fprintf(f, "\n  metashim COMMAND --help   options of one command\n"
-		   "  metashim --version\n\n"
-		   "exit status: 0 clean, 1 problems found, 2 usage or read error\n");
+	           "  metashim --version\n\n"
+	           "exit status: 0 clean, 1 problems found, 2 usage or read error\n");
 }
 
 int main(int argc, char **argv)

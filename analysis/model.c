@@ -12,10 +12,10 @@
 #include "trace_reader.h"
 #include "u64map.h"
 
-#define COPY_RING 65536u          /* recent copies remembered for their attr records */
-#define PENDING_MAX 4096u         /* attr/unattr/problem records waiting for their copy */
-#define WARN_MAX 1000u
-#define NO_IDX SIZE_MAX
+#define COPY_RING   65536u /* recent copies remembered for their attr records */
+#define PENDING_MAX 4096u  /* attr/unattr/problem records waiting for their copy */
+#define WARN_MAX    1000u
+#define NO_IDX      SIZE_MAX
 
 /* What attr/unattr/problem records need of the copy they belong to. */
 struct copy_note {
@@ -42,18 +42,18 @@ struct pb_site {
 };
 
 struct priv {
-	struct ms_u64map layer_ids;   /* layer id -> index */
-	struct ms_u64map tensor_ids;  /* tensor id -> index */
-	struct ms_u64map live;        /* ptr -> bytes of live allocations */
-	struct ms_u64map site_ids;    /* stack id -> index into run->sites */
-	struct ms_u64map pb_ids;      /* packed (kind, tensor, stack) -> index into pb */
-	struct copy_note *ring;       /* COPY_RING recent copies by seq */
+	struct ms_u64map layer_ids;  /* layer id -> index */
+	struct ms_u64map tensor_ids; /* tensor id -> index */
+	struct ms_u64map live;       /* ptr -> bytes of live allocations */
+	struct ms_u64map site_ids;   /* stack id -> index into run->sites */
+	struct ms_u64map pb_ids;     /* packed (kind, tensor, stack) -> index into pb */
+	struct copy_note *ring;      /* COPY_RING recent copies by seq */
 	struct pending *pend;
 	size_t npend;
 	struct pb_site *pb;
 	size_t npb, cappb;
-	size_t cap_layers, cap_tensors, cap_sites, cap_stacks, cap_modules, cap_marks,
-		cap_warns, cap_apis, cap_completions, cap_options;
+	size_t cap_layers, cap_tensors, cap_sites, cap_stacks, cap_modules, cap_marks, cap_warns, cap_apis,
+	        cap_completions, cap_options;
 	const struct ms_model_opts *opts;
 	uint64_t rate_bucket_t, rate_bucket_bytes;
 };
@@ -94,8 +94,7 @@ static void note_time(struct ms_run *run, uint64_t t)
 
 /* ------------------------------------------------------------- lookups */
 
-static struct ms_api_stat *api_stat(struct ms_run *run, struct priv *p, const char *api,
-				    const char *kind)
+static struct ms_api_stat *api_stat(struct ms_run *run, struct priv *p, const char *api, const char *kind)
 {
 	for (size_t i = 0; i < run->napis; i++)
 		if (strcmp(run->apis[i].name, api) == 0 && strcmp(run->apis[i].kind, kind) == 0)
@@ -167,7 +166,7 @@ static void share_add(struct ms_site_share *v, uint32_t stack, uint64_t bytes)
 }
 
 static int pb_site_add(struct priv *p, enum ms_problem_kind kind, size_t tensor, uint32_t stack,
-		       uint64_t bytes)
+                       uint64_t bytes)
 {
 	uint64_t key = (uint64_t)kind << 60 ^ (uint64_t)(tensor & 0x0fffffffu) << 32 ^ stack;
 	uint64_t idx;
@@ -186,7 +185,7 @@ static int pb_site_add(struct priv *p, enum ms_problem_kind kind, size_t tensor,
 
 /* Time and call-site parts of an attr, once its copy is known. */
 static void attr_with_copy(struct ms_run *run, struct priv *p, size_t ti, uint64_t bytes,
-			   const struct copy_note *c)
+                           const struct copy_note *c)
 {
 	struct ms_tensor *t = &run->tensors[ti];
 	uint64_t end = c->t + c->dur;
@@ -209,23 +208,18 @@ static void pend(struct priv *p, struct pending pe)
 	p->pend[p->npend++] = pe;
 }
 
-static void resolve(struct ms_run *run, struct priv *p, const struct pending *pe,
-		    const struct copy_note *c)
+static void resolve(struct ms_run *run, struct priv *p, const struct pending *pe, const struct copy_note *c)
 {
 	struct ms_callsite *s;
 	switch (pe->kind) {
-	case 0:
-		attr_with_copy(run, p, pe->tensor, pe->bytes, c);
-		break;
+	case 0: attr_with_copy(run, p, pe->tensor, pe->bytes, c); break;
 	case 1:
 		pb_site_add(p, MS_PB_UNATTRIBUTED, NO_IDX, c->stack, pe->bytes);
 		s = callsite(run, p, c->stack);
 		if (s)
 			s->unattr_bytes += pe->bytes;
 		break;
-	default:
-		pb_site_add(p, pe->pkind, pe->tensor, c->stack, pe->bytes);
-		break;
+	default: pb_site_add(p, pe->pkind, pe->tensor, c->stack, pe->bytes); break;
 	}
 }
 
@@ -320,9 +314,8 @@ static int rec_tensor(struct ms_run *run, struct priv *p, struct ms_record *r)
 	ms_rec_u64(r, "skip", &skip);
 	t->esize = (uint32_t)esize;
 	t->skip = skip != 0;
-	t->layer = ms_rec_u64(r, "layer", &lid) == 0 && ms_u64map_get(&p->layer_ids, lid, &idx)
-			   ? (size_t)idx
-			   : NO_IDX;
+	t->layer = ms_rec_u64(r, "layer", &lid) == 0 && ms_u64map_get(&p->layer_ids, lid, &idx) ? (size_t)idx
+	                                                                                        : NO_IDX;
 	const char *dt = ms_rec_str(r, "dtype");
 	snprintf(t->dtype, sizeof(t->dtype), "%s", dt ? dt : "?");
 	t->name = strdup(name);
@@ -501,14 +494,13 @@ static int rec_attr(struct ms_run *run, struct priv *p, struct ms_record *r)
 {
 	uint64_t seq = 0, tid, off, elems;
 	int rc;
-	if ((rc = ms_rec_need_u64(r, "tensor", &tid)) < 0 ||
-	    (rc = ms_rec_need_u64(r, "off", &off)) < 0 || (rc = ms_rec_need_u64(r, "elems", &elems)) < 0)
+	if ((rc = ms_rec_need_u64(r, "tensor", &tid)) < 0 || (rc = ms_rec_need_u64(r, "off", &off)) < 0 ||
+	    (rc = ms_rec_need_u64(r, "elems", &elems)) < 0)
 		return rc;
 	ms_rec_u64(r, "seq", &seq);
 	size_t ti = tensor_idx(p, tid);
 	if (ti == NO_IDX)
-		return ms_rec_fail(r, "attr record: tensor %" PRIu64 " has no tensor record before it",
-				   tid);
+		return ms_rec_fail(r, "attr record: tensor %" PRIu64 " has no tensor record before it", tid);
 	struct ms_tensor *t = &run->tensors[ti];
 	if (ms_rangeset_add(&t->cov, off, off + elems) < 0)
 		return -ENOMEM;
@@ -773,8 +765,7 @@ static int on_record(struct ms_record *r, void *user)
 		if (strcmp(ty, MS_REC_HEADER) == 0)
 			return rec_header(run, r);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	return rec_misc(run, p, r);
 }
@@ -795,9 +786,11 @@ enum ms_status ms_tensor_status(const struct ms_tensor *t)
 /* Worse statuses rank higher. */
 static int status_rank(enum ms_status s)
 {
-	static const int rank[MS_ST_COUNT] = { [MS_ST_SKIPPED] = 0, [MS_ST_COMPLETE] = 1,
-					       [MS_ST_TWICE] = 2, [MS_ST_PARTIAL] = 3,
-					       [MS_ST_NEVER] = 4 };
+	static const int rank[MS_ST_COUNT] = { [MS_ST_SKIPPED] = 0,
+		                               [MS_ST_COMPLETE] = 1,
+		                               [MS_ST_TWICE] = 2,
+		                               [MS_ST_PARTIAL] = 3,
+		                               [MS_ST_NEVER] = 4 };
 	return rank[s];
 }
 
@@ -844,8 +837,8 @@ static void finish_layers(struct ms_run *run)
 	}
 }
 
-static struct ms_problem *new_problem(struct ms_run *run, size_t *cap, enum ms_problem_kind k,
-				      size_t tensor, size_t layer)
+static struct ms_problem *new_problem(struct ms_run *run, size_t *cap, enum ms_problem_kind k, size_t tensor,
+                                      size_t layer)
 {
 	if (GROW(run->problems, *cap, run->nproblems) < 0)
 		return NULL;
@@ -902,27 +895,27 @@ static int tensor_problems(struct ms_run *run, struct priv *p, size_t *cap)
 		enum ms_status s = ms_tensor_status(t);
 		struct ms_problem *pb = NULL;
 		if (s == MS_ST_NEVER || s == MS_ST_PARTIAL || s == MS_ST_TWICE) {
-			enum ms_problem_kind k = s == MS_ST_NEVER	? MS_PB_NEVER_LOADED
-						 : s == MS_ST_PARTIAL ? MS_PB_PARTIAL
-								      : MS_PB_LOADED_TWICE;
+			enum ms_problem_kind k = s == MS_ST_NEVER     ? MS_PB_NEVER_LOADED
+			                         : s == MS_ST_PARTIAL ? MS_PB_PARTIAL
+			                                              : MS_PB_LOADED_TWICE;
 			if (!(pb = new_problem(run, cap, k, i, t->layer)))
 				return -ENOMEM;
 			pb->count = t->attrs;
 			if (s == MS_ST_NEVER) {
 				pb->amount = t->elems;
 				snprintf(pb->detail, sizeof(pb->detail), "0 of %" PRIu64 " elements loaded",
-					 t->elems);
+				         t->elems);
 			} else if (s == MS_ST_PARTIAL) {
 				pb->amount = t->elems - t->covered;
 				snprintf(pb->detail, sizeof(pb->detail),
-					 "covered %" PRIu64 " of %" PRIu64 " elements (%" PRIu64 " missing)",
-					 t->covered, t->elems, t->elems - t->covered);
+				         "covered %" PRIu64 " of %" PRIu64 " elements (%" PRIu64 " missing)",
+				         t->covered, t->elems, t->elems - t->covered);
 			} else {
 				pb->amount = t->copied - t->covered;
 				snprintf(pb->detail, sizeof(pb->detail),
-					 "copied %" PRIu64 " elements for %" PRIu64 " unique (%.2fx)",
-					 t->copied, t->covered,
-					 t->covered ? (double)t->copied / (double)t->covered : 0.0);
+				         "copied %" PRIu64 " elements for %" PRIu64 " unique (%.2fx)",
+				         t->copied, t->covered,
+				         t->covered ? (double)t->copied / (double)t->covered : 0.0);
 			}
 			memcpy(pb->sites, t->sites, sizeof(pb->sites));
 			qsort(pb->sites, MS_TOP_STACKS, sizeof(pb->sites[0]), sort_shares);
@@ -936,18 +929,18 @@ static int tensor_problems(struct ms_run *run, struct priv *p, size_t *cap)
 			problem_sites(p, pb);
 			pb->count = n;
 			snprintf(pb->detail, sizeof(pb->detail), "%" PRIu64 " cop%s %s", n,
-				 n == 1 ? "y" : "ies",
-				 k == MS_PB_MISALIGNED ? "not a multiple of the element size"
-						       : "straddling the tensor end");
+			         n == 1 ? "y" : "ies",
+			         k == MS_PB_MISALIGNED ? "not a multiple of the element size"
+			                               : "straddling the tensor end");
 		}
 		if (t->has_final && (t->final_copied != t->copied || t->final_covered != t->covered)) {
 			if (!(pb = new_problem(run, cap, MS_PB_FINAL_MISMATCH, i, t->layer)))
 				return -ENOMEM;
 			pb->count = 1;
 			snprintf(pb->detail, sizeof(pb->detail),
-				 "shim counted copied %" PRIu64 " covered %" PRIu64
-				 ", trace records give %" PRIu64 " and %" PRIu64,
-				 t->final_copied, t->final_covered, t->copied, t->covered);
+			         "shim counted copied %" PRIu64 " covered %" PRIu64
+			         ", trace records give %" PRIu64 " and %" PRIu64,
+			         t->final_copied, t->final_covered, t->copied, t->covered);
 		}
 	}
 	return 0;
@@ -976,17 +969,16 @@ static int run_problems(struct ms_run *run, struct priv *p)
 		pb->count = run->unattr_copies;
 		pb->amount = run->unattr_bytes;
 		snprintf(pb->detail, sizeof(pb->detail),
-			 "%" PRIu64 " host-to-device bytes in %" PRIu64 " cop%s claimed by no tensor",
-			 run->unattr_bytes, run->unattr_copies, run->unattr_copies == 1 ? "y" : "ies");
+		         "%" PRIu64 " host-to-device bytes in %" PRIu64 " cop%s claimed by no tensor",
+		         run->unattr_bytes, run->unattr_copies, run->unattr_copies == 1 ? "y" : "ies");
 	}
 	if (run->launches) {
 		if (!(pb = new_problem(run, &cap, MS_PB_LAUNCH_HAZARD, NO_IDX, NO_IDX)))
 			return -ENOMEM;
 		pb->count = run->launches;
 		snprintf(pb->detail, sizeof(pb->detail),
-			 "%" PRIu64 " kernel launch%s while deferred memory existed (first at %.3f s)",
-			 run->launches, run->launches == 1 ? "" : "es",
-			 (double)run->first_launch_t / 1e9);
+		         "%" PRIu64 " kernel launch%s while deferred memory existed (first at %.3f s)",
+		         run->launches, run->launches == 1 ? "" : "es", (double)run->first_launch_t / 1e9);
 	}
 	for (size_t i = 0; i < run->nlayers; i++) {
 		struct ms_layer *l = &run->layers[i];
@@ -997,7 +989,7 @@ static int run_problems(struct ms_run *run, struct priv *p)
 		pb->count = l->materialize_failed;
 		pb->amount = l->materialized_bytes;
 		snprintf(pb->detail, sizeof(pb->detail), "%" PRIu64 " of %" PRIu64 " materializations failed",
-			 l->materialize_failed, l->materializations);
+		         l->materialize_failed, l->materializations);
 	}
 	if (run->nproblems > 1)
 		qsort(run->problems, run->nproblems, sizeof(*run->problems), cmp_problem);
@@ -1095,9 +1087,9 @@ int ms_run_load(struct ms_run *run, const char *path, const struct ms_model_opts
 		run->fmt = info.version;
 	if (!p->opts->quiet && (!info.footer || info.partial_line))
 		fprintf(stderr,
-			"metashim: warning: %s has no footer (the program was cut short?); "
-			"read its %" PRIu64 " whole lines%s\n",
-			path, info.lines, info.partial_line ? ", ignored a partial last line" : "");
+		        "metashim: warning: %s has no footer (the program was cut short?); "
+		        "read its %" PRIu64 " whole lines%s\n",
+		        path, info.lines, info.partial_line ? ", ignored a partial last line" : "");
 	rc = finish_run(run);
 	priv_free(run);
 	if (rc < 0) {
@@ -1156,8 +1148,7 @@ void ms_run_free(struct ms_run *run)
 	memset(run, 0, sizeof(*run));
 }
 
-int ms_model_load(struct ms_model *m, char *const *paths, size_t npaths,
-		  const struct ms_model_opts *opts)
+int ms_model_load(struct ms_model *m, char *const *paths, size_t npaths, const struct ms_model_opts *opts)
 {
 	memset(m, 0, sizeof(*m));
 	m->runs = calloc(npaths ? npaths : 1, sizeof(*m->runs));
@@ -1191,7 +1182,7 @@ const char *ms_status_name(enum ms_status s)
 const char *ms_problem_name(enum ms_problem_kind k)
 {
 	static const char *const n[MS_PB_COUNT] = {
-		"never loaded", "partial",	  "loaded twice",	   "misaligned",	"straddle",
+		"never loaded", "partial",       "loaded twice",       "misaligned",     "straddle",
 		"unattributed", "launch hazard", "materialize failed", "count mismatch",
 	};
 	return k < MS_PB_COUNT ? n[k] : "?";
@@ -1200,7 +1191,7 @@ const char *ms_problem_name(enum ms_problem_kind k)
 const char *ms_problem_key(enum ms_problem_kind k)
 {
 	static const char *const n[MS_PB_COUNT] = {
-		"never_loaded", "partial",	   "loaded_twice",	 "misaligned",	   "straddle",
+		"never_loaded", "partial",       "loaded_twice",       "misaligned",     "straddle",
 		"unattributed", "launch_hazard", "materialize_failed", "final_mismatch",
 	};
 	return k < MS_PB_COUNT ? n[k] : "?";

@@ -52,9 +52,9 @@ struct ms_symbolizer {
 };
 
 static const Dwfl_Callbacks dwfl_callbacks = {
-        .find_elf = dwfl_build_id_find_elf,
-        .find_debuginfo = dwfl_standard_find_debuginfo,
-        .section_address = dwfl_offline_section_address,
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
 };
 
 /* ------------------------------------------------------------------ python */
@@ -62,30 +62,30 @@ static const Dwfl_Callbacks dwfl_callbacks = {
 /* CPython's frame evaluation and the call machinery between two Python frames
  * (3.8 to 3.13 names; compiler suffixes such as .lto_priv.0 match by prefix). */
 static const char *const python_eval_prefixes[] = {
-        "_PyEval_",
-        "PyEval_",
-        "_PyFunction_",
-        "PyFunction_",
-        "_PyObject_Call",
-        "PyObject_Call",
-        "_PyObject_Vectorcall",
-        "PyObject_Vectorcall",
-        "_PyObject_MakeTpCall",
-        "_PyObject_FastCall",
-        "PyVectorcall_",
-        "_PyVectorcall_",
-        "method_vectorcall",
-        "cfunction_call",
-        "cfunction_vectorcall",
-        "slot_tp_call",
-        "call_function",
-        "function_code_fastcall",
-        "_PyCFunction_",
-        "_PyMethodDef_",
-        "_PyMethodDescr_",
-        "vectorcall_method",
-        "vectorcall_unbound",
-        "object_vacall",
+	"_PyEval_",
+	"PyEval_",
+	"_PyFunction_",
+	"PyFunction_",
+	"_PyObject_Call",
+	"PyObject_Call",
+	"_PyObject_Vectorcall",
+	"PyObject_Vectorcall",
+	"_PyObject_MakeTpCall",
+	"_PyObject_FastCall",
+	"PyVectorcall_",
+	"_PyVectorcall_",
+	"method_vectorcall",
+	"cfunction_call",
+	"cfunction_vectorcall",
+	"slot_tp_call",
+	"call_function",
+	"function_code_fastcall",
+	"_PyCFunction_",
+	"_PyMethodDef_",
+	"_PyMethodDescr_",
+	"vectorcall_method",
+	"vectorcall_unbound",
+	"object_vacall",
 };
 
 static const char *file_name(const char *path)

@@ -26,8 +26,10 @@ __attribute__((weak)) long ms_trace_decode(char *s)
 		int v = 0;
 		for (int i = 1; i <= 2; i++) {
 			char c = r[i];
-			int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-				: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			int d = c >= '0' && c <= '9'   ? c - '0'
+			        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+			                               : -1;
 			if (d < 0)
 				return -1;
 			v = v * 16 + d;
@@ -163,12 +165,11 @@ struct reader {
 	struct ms_record rec;
 };
 
-static int fail(struct reader *rd, uint64_t line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int fail(struct reader *rd, uint64_t line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct reader *rd, uint64_t line, const char *fmt, ...)
 {
 	int n = line ? snprintf(rd->err, rd->errcap, "%s:%llu: ", rd->path, (unsigned long long)line)
-		     : snprintf(rd->err, rd->errcap, "%s: ", rd->path);
+	             : snprintf(rd->err, rd->errcap, "%s: ", rd->path);
 	if (n >= 0 && (size_t)n < rd->errcap) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -184,7 +185,7 @@ static int check_magic(struct reader *rd, char *line)
 	size_t ml = strlen(MS_TRACE_MAGIC);
 	if (strncmp(line, MS_TRACE_MAGIC, ml) != 0 || line[ml] != ' ')
 		return fail(rd, 1, "not a metashim trace: expected \"%s <version>\" on the first line",
-			    MS_TRACE_MAGIC);
+		            MS_TRACE_MAGIC);
 	char *v = line + ml + 1, *end = v;
 	while (*end >= '0' && *end <= '9')
 		end++;
@@ -194,9 +195,9 @@ static int check_magic(struct reader *rd, char *line)
 	unsigned long ver = strtoul(v, NULL, 10);
 	if (ver > MS_TRACE_VERSION)
 		return fail(rd, 1,
-			    "trace format version %lu is newer than this metashim reads (%d); "
-			    "use a newer metashim",
-			    ver, MS_TRACE_VERSION);
+		            "trace format version %lu is newer than this metashim reads (%d); "
+		            "use a newer metashim",
+		            ver, MS_TRACE_VERSION);
 	if (ver == 0)
 		return fail(rd, 1, "format version 0 is not a valid version");
 	rd->info->version = (unsigned)ver;
@@ -274,7 +275,7 @@ static int handle_lines(struct reader *rd, char *buf, size_t len, size_t *consum
 }
 
 static void reader_init(struct reader *rd, const char *path, ms_record_fn fn, void *user,
-			struct ms_trace_info *info, char *err, size_t errcap)
+                        struct ms_trace_info *info, char *err, size_t errcap)
 {
 	memset(info, 0, sizeof(*info));
 	if (errcap)
@@ -302,8 +303,8 @@ static int finish(struct reader *rd, size_t leftover)
 	return 0;
 }
 
-int ms_trace_read(const char *path, ms_record_fn fn, void *user, struct ms_trace_info *info,
-		  char *err, size_t errcap)
+int ms_trace_read(const char *path, ms_record_fn fn, void *user, struct ms_trace_info *info, char *err,
+                  size_t errcap)
 {
 	struct reader rd;
 	reader_init(&rd, path, fn, user, info, err, errcap);
@@ -354,8 +355,8 @@ out_close:
 	return rc;
 }
 
-int ms_trace_read_mem(const char *name, const char *data, size_t len, ms_record_fn fn,
-		      void *user, struct ms_trace_info *info, char *err, size_t errcap)
+int ms_trace_read_mem(const char *name, const char *data, size_t len, ms_record_fn fn, void *user,
+                      struct ms_trace_info *info, char *err, size_t errcap)
 {
 	struct reader rd;
 	reader_init(&rd, name, fn, user, info, err, errcap);

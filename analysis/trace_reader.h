@@ -10,32 +10,32 @@
 
 #include "trace_format.h"
 
-#define MS_REC_MAX_FIELDS 48      /* key=value pairs per line; more is malformed */
+#define MS_REC_MAX_FIELDS  48                      /* key=value pairs per line; more is malformed */
 #define MS_READER_MAX_LINE (8 * MS_TRACE_MAX_LINE) /* longer lines are malformed */
 
 struct ms_field {
-	const char *key;          /* NUL-terminated key, inside the read buffer */
-	char *val;                /* NUL-terminated value, raw until ms_rec_str decodes it */
-	bool decoded;             /* val was percent-decoded already */
+	const char *key; /* NUL-terminated key, inside the read buffer */
+	char *val;       /* NUL-terminated value, raw until ms_rec_str decodes it */
+	bool decoded;    /* val was percent-decoded already */
 };
 
 /* One record, valid only during the callback. */
 struct ms_record {
-	const char *type;         /* first word of the line */
-	size_t nf;                /* fields in f */
+	const char *type;                     /* first word of the line */
+	size_t nf;                            /* fields in f */
 	struct ms_field f[MS_REC_MAX_FIELDS]; /* the key=value pairs, in line order */
-	const char *path;         /* trace file */
-	uint64_t line;            /* 1-based line number */
-	char *err;                /* where ms_rec_fail writes (the reader's error buffer) */
-	size_t errcap;            /* its size */
+	const char *path;                     /* trace file */
+	uint64_t line;                        /* 1-based line number */
+	char *err;                            /* where ms_rec_fail writes (the reader's error buffer) */
+	size_t errcap;                        /* its size */
 };
 
 /* What the reader saw besides records. */
 struct ms_trace_info {
-	unsigned version;         /* format version from the first line */
-	uint64_t lines;           /* whole lines read, the first included */
-	bool footer;              /* a footer record was read */
-	bool partial_line;        /* the file ended in a line without '\n' (ignored) */
+	unsigned version;  /* format version from the first line */
+	uint64_t lines;    /* whole lines read, the first included */
+	bool footer;       /* a footer record was read */
+	bool partial_line; /* the file ended in a line without '\n' (ignored) */
 };
 
 /* Called once per record after the first line. Return 0 to go on, a negative errno
@@ -46,11 +46,11 @@ typedef int (*ms_record_fn)(struct ms_record *r, void *user);
  * footer: check info), a negative errno otherwise with one line in err:
  * "FILE:LINE: what was expected" (or FILE: for open/read errors). Refuses traces
  * whose version is newer than MS_TRACE_VERSION. */
-int ms_trace_read(const char *path, ms_record_fn fn, void *user, struct ms_trace_info *info,
-		  char *err, size_t errcap);
+int ms_trace_read(const char *path, ms_record_fn fn, void *user, struct ms_trace_info *info, char *err,
+                  size_t errcap);
 /* The same on an in-memory buffer (fuzzing, tests); name is used in messages. */
-int ms_trace_read_mem(const char *name, const char *data, size_t len, ms_record_fn fn,
-		      void *user, struct ms_trace_info *info, char *err, size_t errcap);
+int ms_trace_read_mem(const char *name, const char *data, size_t len, ms_record_fn fn, void *user,
+                      struct ms_trace_info *info, char *err, size_t errcap);
 
 /* Field access. ms_rec_get returns the raw value or NULL when absent. */
 const char *ms_rec_get(const struct ms_record *r, const char *key);

@@ -8,11 +8,11 @@
 #include <stdint.h>
 
 struct ms_u64map {
-	uint64_t *keys;           /* slot keys */
-	uint64_t *vals;           /* slot values */
-	uint8_t *used;            /* 1 when the slot holds a key */
-	size_t cap;               /* slots, a power of two (0 before the first put) */
-	size_t n;                 /* keys held */
+	uint64_t *keys; /* slot keys */
+	uint64_t *vals; /* slot values */
+	uint8_t *used;  /* 1 when the slot holds a key */
+	size_t cap;     /* slots, a power of two (0 before the first put) */
+	size_t n;       /* keys held */
 };
 
 /* 0, or -ENOMEM (the map is unchanged). */

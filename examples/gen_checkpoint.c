@@ -135,7 +135,7 @@ static int add(struct gen_model *m, const char *dtype, long d0, long d1, const c
  * `qweight` as quantized checkpoints do. */
 static int build_model(struct gen_model *m, const struct gen_opts *o)
 {
-	static const char *const attn[] = {"q_proj", "k_proj", "v_proj", "o_proj"};
+	static const char *const attn[] = { "q_proj", "k_proj", "v_proj", "o_proj" };
 	long kv = o->hidden / 2 ? o->hidden / 2 : 1;
 	int err = add(m, "BF16", o->vocab, o->hidden, "model.embed_tokens.weight");
 	int i, j;
@@ -322,14 +322,14 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct gen_opts *o)
 {
 	static const struct option lo[] = {
-	        {"out", required_argument, 0, 'o'},    {"layers", required_argument, 0, 'l'},
-	        {"hidden", required_argument, 0, 'h'}, {"inter", required_argument, 0, 'i'},
-	        {"vocab", required_argument, 0, 'v'},  {"shards", required_argument, 0, 's'},
-	        {"help", no_argument, 0, 'H'},         {0, 0, 0, 0},
+		{ "out", required_argument, 0, 'o' },    { "layers", required_argument, 0, 'l' },
+		{ "hidden", required_argument, 0, 'h' }, { "inter", required_argument, 0, 'i' },
+		{ "vocab", required_argument, 0, 'v' },  { "shards", required_argument, 0, 's' },
+		{ "help", no_argument, 0, 'H' },         { 0, 0, 0, 0 },
 	};
 	int c;
 
-	*o = (struct gen_opts){"checkpoint", 4, 256, 512, 512, 3};
+	*o = (struct gen_opts){ "checkpoint", 4, 256, 512, 512, 3 };
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		int *dst = c == 'l'   ? &o->layers
 		           : c == 'h' ? &o->hidden
@@ -374,7 +374,7 @@ static int parse_opts(int argc, char **argv, struct gen_opts *o)
 
 int main(int argc, char **argv)
 {
-	struct gen_model m = {0};
+	struct gen_model m = { 0 };
 	struct gen_opts o;
 	int n, k, err;
 

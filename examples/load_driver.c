@@ -194,13 +194,13 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	        {"arena", no_argument, 0, 'a'},
-	        {"threads", required_argument, 0, 't'},
-	        {"dump", required_argument, 0, 'd'},
-	        {"help", no_argument, 0, 'h'},
-	        {0, 0, 0, 0},
+		{ "arena", no_argument, 0, 'a' },
+		{ "threads", required_argument, 0, 't' },
+		{ "dump", required_argument, 0, 'd' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
-	struct ld_state st = {0};
+	struct ld_state st = { 0 };
 	const char *dump_path = NULL;
 	struct timespec t0, t1;
 	pthread_t tid[256];
@@ -211,15 +211,9 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'a':
-			arena = 1;
-			break;
-		case 'd':
-			dump_path = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
+		case 'a': arena = 1; break;
+		case 'd': dump_path = optarg; break;
+		case 'h': usage(stdout); return 0;
 		case 't':
 			threads = (int)strtol(optarg, &end, 10);
 			if (*end || threads < 1 || threads > 256) {
@@ -227,9 +221,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		default:
-			usage(stderr);
-			return 2;
+		default: usage(stderr); return 2;
 		}
 	}
 	if (optind + 1 != argc) {

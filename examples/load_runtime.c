@@ -196,15 +196,15 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct lr_opts *o)
 {
 	static const struct option lo[] = {
-	        {"arena", no_argument, 0, 'a'},
-	        {"async", no_argument, 0, 'A'},
-	        {"threads", required_argument, 0, 't'},
-	        {"staging", no_argument, 0, 's'},
-	        {"dump", required_argument, 0, 'd'},
-	        {"twice", required_argument, 0, '2'},
-	        {"skip", required_argument, 0, 'k'},
-	        {"help", no_argument, 0, 'h'},
-	        {0, 0, 0, 0},
+		{ "arena", no_argument, 0, 'a' },
+		{ "async", no_argument, 0, 'A' },
+		{ "threads", required_argument, 0, 't' },
+		{ "staging", no_argument, 0, 's' },
+		{ "dump", required_argument, 0, 'd' },
+		{ "twice", required_argument, 0, '2' },
+		{ "skip", required_argument, 0, 'k' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	char *end;
 	int c;
@@ -213,27 +213,13 @@ static int parse_opts(int argc, char **argv, struct lr_opts *o)
 	o->threads = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'a':
-			o->arena = 1;
-			break;
-		case 'A':
-			o->async = 1;
-			break;
-		case 's':
-			o->staging = 1;
-			break;
-		case 'd':
-			o->dump = optarg;
-			break;
-		case '2':
-			o->twice = optarg;
-			break;
-		case 'k':
-			o->skip = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
+		case 'a': o->arena = 1; break;
+		case 'A': o->async = 1; break;
+		case 's': o->staging = 1; break;
+		case 'd': o->dump = optarg; break;
+		case '2': o->twice = optarg; break;
+		case 'k': o->skip = optarg; break;
+		case 'h': usage(stdout); exit(0);
 		case 't':
 			o->threads = (int)strtol(optarg, &end, 10);
 			if (*end || o->threads < 1 || o->threads > 256) {
@@ -241,9 +227,7 @@ static int parse_opts(int argc, char **argv, struct lr_opts *o)
 				return -EINVAL;
 			}
 			break;
-		default:
-			usage(stderr);
-			return -EINVAL;
+		default: usage(stderr); return -EINVAL;
 		}
 	}
 	if (optind + 1 != argc) {
@@ -271,7 +255,7 @@ static int find_planted(struct lr_state *st, const char *name, const char *opt)
 int main(int argc, char **argv)
 {
 	struct lr_opts o;
-	struct lr_state st = {0};
+	struct lr_state st = { 0 };
 	pthread_t tid[256];
 	struct timespec t0, t1;
 	double secs;

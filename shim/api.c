@@ -38,8 +38,8 @@ int metashim_active(void)
 	return ms_ready() ? 1 : 0;
 }
 
-int metashim_register_tensor(const char *layer, const char *name, uint64_t dev_ptr, const char *dtype, int ndim,
-			     const int64_t *shape, const int64_t *stride)
+int metashim_register_tensor(const char *layer, const char *name, uint64_t dev_ptr, const char *dtype,
+                             int ndim, const int64_t *shape, const int64_t *stride)
 {
 	struct ms_tensor_desc d;
 	const char *canon;

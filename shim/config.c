@@ -14,8 +14,9 @@
 
 struct ms_config ms_cfg;
 
-#define DEFAULT_SKIP "_expert_map,expert_mask,expert_global_to_physical," \
-		     "expert_physical_to_global,expert_local_to_global"
+#define DEFAULT_SKIP                                         \
+	"_expert_map,expert_mask,expert_global_to_physical," \
+	"expert_physical_to_global,expert_local_to_global"
 #define MIB (1024ull * 1024)
 /* The trace buffer must hold a few whole lines; above 1 GiB is surely a typo. */
 #define BUFFER_MIN (8ull * MS_TRACE_MAX_LINE)
@@ -24,12 +25,9 @@ struct ms_config ms_cfg;
 const char *ms_mode_name(enum ms_mode mode)
 {
 	switch (mode) {
-	case MS_MODE_TRACE:
-		return "trace";
-	case MS_MODE_META:
-		return "meta";
-	case MS_MODE_LAYERWISE:
-		return "layerwise";
+	case MS_MODE_TRACE: return "trace";
+	case MS_MODE_META: return "meta";
+	case MS_MODE_LAYERWISE: return "layerwise";
 	}
 	return "?";
 }
@@ -40,8 +38,8 @@ int ms_parse_size(const char *s, uint64_t *out)
 		const char *suffix;
 		unsigned shift;
 	} units[] = {
-		{ "", 0 },    { "b", 0 },    { "k", 10 },   { "kb", 10 },  { "kib", 10 },
-		{ "m", 20 },  { "mb", 20 },  { "mib", 20 }, { "g", 30 },   { "gb", 30 },
+		{ "", 0 },     { "b", 0 },   { "k", 10 },   { "kb", 10 },  { "kib", 10 },
+		{ "m", 20 },   { "mb", 20 }, { "mib", 20 }, { "g", 30 },   { "gb", 30 },
 		{ "gib", 30 }, { "t", 40 },  { "tb", 40 },  { "tib", 40 },
 	};
 	char *end;
@@ -111,7 +109,7 @@ static void complain(char *err, size_t errcap, const char *var, const char *val,
 	if (!err || used + 1 >= errcap)
 		return;
 	snprintf(err + used, errcap - used, "%s%s=\"%s\" is not valid: expected %s; using the default",
-		 used ? "\n" : "", var, val, want);
+	         used ? "\n" : "", var, val, want);
 }
 
 static void set_defaults(struct ms_config *cfg)
@@ -176,9 +174,11 @@ static int apply(struct ms_config *cfg, const char *name, const char *val, const
 	if (!strcmp(name, "BACKTRACE"))
 		return *want = "a frame count from 0 (off) to 256", parse_int(val, 0, 256, &cfg->backtrace);
 	if (!strcmp(name, "DEFER_MIN"))
-		return *want = "a size such as 0, 64K or 1M", parse_size_in(val, 0, UINT64_MAX, &cfg->defer_min);
+		return *want = "a size such as 0, 64K or 1M",
+		       parse_size_in(val, 0, UINT64_MAX, &cfg->defer_min);
 	if (!strcmp(name, "STAGING_MAX"))
-		return *want = "a size such as 512M or 4G", parse_size_in(val, 0, UINT64_MAX, &cfg->staging_max);
+		return *want = "a size such as 512M or 4G",
+		       parse_size_in(val, 0, UINT64_MAX, &cfg->staging_max);
 	if (!strcmp(name, "SCRATCH"))
 		return *want = "a size of at least 1 byte, such as 2M",
 		       parse_size_in(val, 1, UINT64_MAX, &cfg->scratch_bytes);

@@ -28,13 +28,13 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 }
 
 static void emit_problem(uint64_t seq, const char *kind, const struct ms_reg_tensor *t, uint64_t off,
-			 uint64_t bytes)
+                         uint64_t bytes)
 {
 	struct ms_line line;
 	char detail[96];
 
 	snprintf(detail, sizeof(detail), "off=%llu,bytes=%llu,ebits=%u", (unsigned long long)off,
-		 (unsigned long long)bytes, t->ebits);
+	         (unsigned long long)bytes, t->ebits);
 	ms_line_begin(&line, MS_REC_PROBLEM);
 	ms_line_u64(&line, "seq", seq);
 	ms_line_str(&line, "kind", kind);
@@ -94,7 +94,8 @@ void ms_count_piece(const struct ms_copy *c, struct ms_reg_tensor *t, uint64_t o
 	}
 	t->copied_bits += n * 8;
 	if (MS_UNLIKELY(ms_ivset_add(&t->cov, off, off + n, &added)) && !atomic_exchange(&warned_oom, true))
-		ms_warn("out of memory tracking fragmented writes into %s; covered counts may be low", t->name);
+		ms_warn("out of memory tracking fragmented writes into %s; covered counts may be low",
+		        t->name);
 	t->covered_bytes += added;
 	copied = t->copied_bits / t->ebits;
 	if (!t->done && t->covered_bytes >= t->nbytes) {
@@ -137,7 +138,7 @@ void ms_count_piece(const struct ms_copy *c, struct ms_reg_tensor *t, uint64_t o
  * not a checkpoint byte; then *limit says how far the unclaimed run may go before
  * a checkpoint tensor could start). */
 static uint64_t by_source(const struct ms_copy *c, uint64_t dst, uint64_t src, uint64_t rest,
-			  struct ms_reg_tensor **ended, uint64_t *limit)
+                          struct ms_reg_tensor **ended, uint64_t *limit)
 {
 	struct ms_fileref fr;
 	struct ms_hit h;
@@ -210,7 +211,7 @@ void ms_count_copy(const struct ms_copy *c)
 		}
 		for (uint64_t r = 0; r < rows; r++)
 			count_run(c, c->dst + r * (rows > 1 ? c->dpitch : 0),
-				  c->src + r * (rows > 1 ? c->spitch : 0), w, host);
+			          c->src + r * (rows > 1 ? c->spitch : 0), w, host);
 	}
 	ms_progress_copy(host ? c->width * (c->rows ? c->rows : 1) : 0);
 }

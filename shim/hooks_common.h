@@ -13,49 +13,49 @@
 /* What a call the core took (x.deferred) returns: its error in the hook's own API
  * (each hooks file defines MS_API_ERR for enum ms_err), else x.rc. */
 #define MS_TAKEN_RC(RET, x) ((x).err ? (RET)MS_API_ERR((x).err) : (RET)(x).rc)
-#define MS_EXPORT __attribute__((visibility("default")))
+#define MS_EXPORT           __attribute__((visibility("default")))
 
 /* RET sym PARAMS; FILL describes the call in `c` (a struct ms_copy). */
-#define MS_COPY_HOOK(RET, MISSING, sym, PARAMS, ARGS, FILL)             \
-	MS_EXPORT RET sym PARAMS                                        \
-	{                                                               \
-		__typeof__(&sym) real = MS_REAL(sym);                   \
-		struct ms_copy c = { .api = #sym, .rows = 1 };          \
-		RET rc;                                                 \
-		if (MS_UNLIKELY(!real))                                 \
-			return MISSING;                                 \
-		if (!ms_enter())                                        \
-			return real ARGS;                               \
-		FILL;                                                   \
-		ms_copy_begin(&c);                                      \
-		rc = c.deferred ? MS_TAKEN_RC(RET, c) : real ARGS;      \
-		ms_copy_end(&c, (int)rc);                               \
-		if (MS_UNLIKELY(c.err))                                 \
-			rc = (RET)MS_API_ERR(c.err);                    \
-		ms_leave();                                             \
-		return rc;                                              \
+#define MS_COPY_HOOK(RET, MISSING, sym, PARAMS, ARGS, FILL)        \
+	MS_EXPORT RET sym PARAMS                                   \
+	{                                                          \
+		__typeof__(&sym) real = MS_REAL(sym);              \
+		struct ms_copy c = { .api = #sym, .rows = 1 };     \
+		RET rc;                                            \
+		if (MS_UNLIKELY(!real))                            \
+			return MISSING;                            \
+		if (!ms_enter())                                   \
+			return real ARGS;                          \
+		FILL;                                              \
+		ms_copy_begin(&c);                                 \
+		rc = c.deferred ? MS_TAKEN_RC(RET, c) : real ARGS; \
+		ms_copy_end(&c, (int)rc);                          \
+		if (MS_UNLIKELY(c.err))                            \
+			rc = (RET)MS_API_ERR(c.err);               \
+		ms_leave();                                        \
+		return rc;                                         \
 	}
 
 /* The same with a second step after the real call (AFTER sees rc). */
-#define MS_COPY_HOOK2(RET, MISSING, sym, PARAMS, ARGS, FILL, AFTER)     \
-	MS_EXPORT RET sym PARAMS                                        \
-	{                                                               \
-		__typeof__(&sym) real = MS_REAL(sym);                   \
-		struct ms_copy c = { .api = #sym, .rows = 1 };          \
-		RET rc;                                                 \
-		if (MS_UNLIKELY(!real))                                 \
-			return MISSING;                                 \
-		if (!ms_enter())                                        \
-			return real ARGS;                               \
-		FILL;                                                   \
-		ms_copy_begin(&c);                                      \
-		rc = c.deferred ? MS_TAKEN_RC(RET, c) : real ARGS;      \
-		AFTER;                                                  \
-		ms_copy_end(&c, (int)rc);                               \
-		if (MS_UNLIKELY(c.err))                                 \
-			rc = (RET)MS_API_ERR(c.err);                    \
-		ms_leave();                                             \
-		return rc;                                              \
+#define MS_COPY_HOOK2(RET, MISSING, sym, PARAMS, ARGS, FILL, AFTER) \
+	MS_EXPORT RET sym PARAMS                                    \
+	{                                                           \
+		__typeof__(&sym) real = MS_REAL(sym);               \
+		struct ms_copy c = { .api = #sym, .rows = 1 };      \
+		RET rc;                                             \
+		if (MS_UNLIKELY(!real))                             \
+			return MISSING;                             \
+		if (!ms_enter())                                    \
+			return real ARGS;                           \
+		FILL;                                               \
+		ms_copy_begin(&c);                                  \
+		rc = c.deferred ? MS_TAKEN_RC(RET, c) : real ARGS;  \
+		AFTER;                                              \
+		ms_copy_end(&c, (int)rc);                           \
+		if (MS_UNLIKELY(c.err))                             \
+			rc = (RET)MS_API_ERR(c.err);                \
+		ms_leave();                                         \
+		return rc;                                          \
 	}
 
 /* Allocations and frees: FILL before the call, AFTER (seeing rc) before the
@@ -79,45 +79,45 @@
 		return rc;                                                \
 	}
 
-#define MS_MEMSET_HOOK(RET, MISSING, sym, PARAMS, ARGS, FILL)           \
-	MS_EXPORT RET sym PARAMS                                        \
-	{                                                               \
-		__typeof__(&sym) real = MS_REAL(sym);                   \
-		struct ms_memset m = { .api = #sym, .rows = 1 };        \
-		RET rc;                                                 \
-		if (MS_UNLIKELY(!real))                                 \
-			return MISSING;                                 \
-		if (!ms_enter())                                        \
-			return real ARGS;                               \
-		FILL;                                                   \
-		ms_memset_begin(&m);                                    \
-		rc = m.deferred ? MS_TAKEN_RC(RET, m) : real ARGS;      \
-		ms_memset_end(&m, (int)rc);                             \
-		ms_leave();                                             \
-		return rc;                                              \
+#define MS_MEMSET_HOOK(RET, MISSING, sym, PARAMS, ARGS, FILL)      \
+	MS_EXPORT RET sym PARAMS                                   \
+	{                                                          \
+		__typeof__(&sym) real = MS_REAL(sym);              \
+		struct ms_memset m = { .api = #sym, .rows = 1 };   \
+		RET rc;                                            \
+		if (MS_UNLIKELY(!real))                            \
+			return MISSING;                            \
+		if (!ms_enter())                                   \
+			return real ARGS;                          \
+		FILL;                                              \
+		ms_memset_begin(&m);                               \
+		rc = m.deferred ? MS_TAKEN_RC(RET, m) : real ARGS; \
+		ms_memset_end(&m, (int)rc);                        \
+		ms_leave();                                        \
+		return rc;                                         \
 	}
 
 /* Kernel launches pass straight through; while deferred memory exists they are
  * counted (vmm.c), since a kernel writing there writes into scratch. Trace mode
  * pays one relaxed load. */
-#define MS_LAUNCH_HOOK(RET, MISSING, sym, PARAMS, ARGS)                 \
-	MS_EXPORT RET sym PARAMS                                        \
-	{                                                               \
-		__typeof__(&sym) real = MS_REAL(sym);                   \
-		RET rc;                                                 \
-		if (MS_UNLIKELY(!real))                                 \
-			return MISSING;                                 \
-		if (MS_LIKELY(!ms_vmm_active()) || !ms_enter())         \
-			return real ARGS;                               \
-		ms_vmm_note_launch(#sym);                               \
+#define MS_LAUNCH_HOOK(RET, MISSING, sym, PARAMS, ARGS)                      \
+	MS_EXPORT RET sym PARAMS                                             \
+	{                                                                    \
+		__typeof__(&sym) real = MS_REAL(sym);                        \
+		RET rc;                                                      \
+		if (MS_UNLIKELY(!real))                                      \
+			return MISSING;                                      \
+		if (MS_LIKELY(!ms_vmm_active()) || !ms_enter())              \
+			return real ARGS;                                    \
+		ms_vmm_note_launch(#sym);                                    \
 		rc = real ARGS; /* a runtime launch's driver launch nests */ \
-		ms_leave();                                             \
-		return rc;                                              \
+		ms_leave();                                                  \
+		return rc;                                                   \
 	}
 
 /* A linear copy of n bytes. */
 static inline void ms_linear(struct ms_copy *c, enum ms_dir dir, uint64_t dst, uint64_t src, uint64_t n,
-			     uint64_t stream)
+                             uint64_t stream)
 {
 	c->dir = dir;
 	c->dst = dst;

@@ -22,7 +22,7 @@ MS_NO_SANITIZE int ms_dlsym_route(void *handle, const char *name, void *caller, 
 
 	ms_real_dlsym_init();
 	if (MS_UNLIKELY(!ms_dlsym_next)) {
-		*out = NULL;    /* no real dlsym to jump to: answer "not found" */
+		*out = NULL; /* no real dlsym to jump to: answer "not found" */
 		return 1;
 	}
 	id = ms_entry_find(name);
@@ -49,7 +49,7 @@ MS_NO_SANITIZE int ms_dlsym_route(void *handle, const char *name, void *caller, 
 		}
 	}
 	if (!real)
-		return 0;    /* the real dlsym gives the same answer and sets dlerror */
+		return 0; /* the real dlsym gives the same answer and sets dlerror */
 	*out = ms_route_sym(name, real);
 	return *out != NULL;
 }
@@ -59,39 +59,39 @@ MS_NO_SANITIZE int ms_dlsym_route(void *handle, const char *name, void *caller, 
  * answer or restore the arguments and jump to the real dlsym with the caller's
  * return address still on top of the stack. */
 __asm__(".pushsection .text\n"
-	".globl dlsym\n"
-	".type dlsym, @function\n"
-	".p2align 4\n"
-	"dlsym:\n"
-	".cfi_startproc\n"
-	"	endbr64\n"
-	"	pushq %rdi\n"
-	".cfi_adjust_cfa_offset 8\n"
-	"	pushq %rsi\n"
-	".cfi_adjust_cfa_offset 8\n"
-	"	subq $24, %rsp\n"
-	".cfi_adjust_cfa_offset 24\n"
-	"	movq 40(%rsp), %rdx\n"      /* the caller's return address */
-	"	leaq 8(%rsp), %rcx\n"       /* out */
-	"	call ms_dlsym_route\n"
-	"	testl %eax, %eax\n"
-	"	jnz 1f\n"
-	"	addq $24, %rsp\n"
-	".cfi_adjust_cfa_offset -24\n"
-	"	popq %rsi\n"
-	".cfi_adjust_cfa_offset -8\n"
-	"	popq %rdi\n"
-	".cfi_adjust_cfa_offset -8\n"
-	"	jmp *ms_dlsym_next(%rip)\n"
-	"1:\n"
-	".cfi_adjust_cfa_offset 40\n"
-	"	movq 8(%rsp), %rax\n"
-	"	addq $40, %rsp\n"
-	".cfi_adjust_cfa_offset -40\n"
-	"	ret\n"
-	".cfi_endproc\n"
-	".size dlsym, .-dlsym\n"
-	".popsection\n");
+        ".globl dlsym\n"
+        ".type dlsym, @function\n"
+        ".p2align 4\n"
+        "dlsym:\n"
+        ".cfi_startproc\n"
+        "	endbr64\n"
+        "	pushq %rdi\n"
+        ".cfi_adjust_cfa_offset 8\n"
+        "	pushq %rsi\n"
+        ".cfi_adjust_cfa_offset 8\n"
+        "	subq $24, %rsp\n"
+        ".cfi_adjust_cfa_offset 24\n"
+        "	movq 40(%rsp), %rdx\n" /* the caller's return address */
+        "	leaq 8(%rsp), %rcx\n"  /* out */
+        "	call ms_dlsym_route\n"
+        "	testl %eax, %eax\n"
+        "	jnz 1f\n"
+        "	addq $24, %rsp\n"
+        ".cfi_adjust_cfa_offset -24\n"
+        "	popq %rsi\n"
+        ".cfi_adjust_cfa_offset -8\n"
+        "	popq %rdi\n"
+        ".cfi_adjust_cfa_offset -8\n"
+        "	jmp *ms_dlsym_next(%rip)\n"
+        "1:\n"
+        ".cfi_adjust_cfa_offset 40\n"
+        "	movq 8(%rsp), %rax\n"
+        "	addq $40, %rsp\n"
+        ".cfi_adjust_cfa_offset -40\n"
+        "	ret\n"
+        ".cfi_endproc\n"
+        ".size dlsym, .-dlsym\n"
+        ".popsection\n");
 #else
 /* Elsewhere: the same in C; RTLD_NEXT for names not ours is searched by hand. */
 __attribute__((visibility("default"))) void *dlsym(void *handle, const char *name)
@@ -111,7 +111,7 @@ __attribute__((visibility("default"))) void *dlsym(void *handle, const char *nam
 /* Wrap only what the real driver returned for that exact symbol, version and
  * flags; symbolStatus and the result code go back untouched. */
 CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int driverVersion, cuuint64_t flags,
-			     CUdriverProcAddressQueryResult *symbolStatus)
+                             CUdriverProcAddressQueryResult *symbolStatus)
 {
 	__typeof__(&cuGetProcAddress_v2) real = MS_REAL(cuGetProcAddress_v2);
 	CUresult rc;

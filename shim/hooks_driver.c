@@ -8,69 +8,69 @@
 
 #include "hooks_common.h"
 
-#define NF CUDA_ERROR_NOT_FOUND
+#define NF            CUDA_ERROR_NOT_FOUND
 #define MS_API_ERR(e) ((e) == MS_ERR_OOM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE)
 
 /* ---------------------------------------------------------------- allocation */
 /* A deferred allocation (a reservation) hands its address out here. */
-#define ALLOC_RET(dptr)                                                         \
-	do {                                                                    \
-		if (a.deferred && rc == CUDA_SUCCESS && (dptr))                 \
-			*(dptr) = (CUdeviceptr)a.ptr;                           \
-		else if (!a.deferred)                                           \
-			a.ptr = rc == CUDA_SUCCESS && (dptr) ? (uint64_t)*(dptr) : 0; \
+#define ALLOC_RET(dptr)                                                                 \
+	do {                                                                            \
+		if (a.deferred && rc == CUDA_SUCCESS && (dptr))                         \
+			*(dptr) = (CUdeviceptr)a.ptr;                                   \
+		else if (!a.deferred)                                                   \
+			a.ptr = rc == CUDA_SUCCESS && (dptr) ? (uint64_t) * (dptr) : 0; \
 	} while (0)
 
-MS_ALLOC_HOOK(alloc, CUresult, NF, cuMemAlloc_v2, (CUdeviceptr * dptr, size_t bytesize),
-	      (dptr, bytesize), a.bytes = bytesize, ALLOC_RET(dptr))
+MS_ALLOC_HOOK(alloc, CUresult, NF, cuMemAlloc_v2, (CUdeviceptr * dptr, size_t bytesize), (dptr, bytesize),
+              a.bytes = bytesize, ALLOC_RET(dptr))
 
-#define MEM_ALLOC_ASYNC(sym)                                                                          \
+#define MEM_ALLOC_ASYNC(sym)                                                                             \
 	MS_ALLOC_HOOK(alloc, CUresult, NF, sym, (CUdeviceptr * dptr, size_t bytesize, CUstream hStream), \
-		      (dptr, bytesize, hStream), (a.bytes = bytesize, a.stream = MS_U64(hStream)),      \
-		      ALLOC_RET(dptr))
+	              (dptr, bytesize, hStream), (a.bytes = bytesize, a.stream = MS_U64(hStream)),       \
+	              ALLOC_RET(dptr))
 MEM_ALLOC_ASYNC(cuMemAllocAsync)
 MEM_ALLOC_ASYNC(cuMemAllocAsync_ptsz)
 
-#define MEM_ALLOC_POOL(sym)                                                                  \
-	MS_ALLOC_HOOK(alloc, CUresult, NF, sym,                                              \
-		      (CUdeviceptr * dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream), \
-		      (dptr, bytesize, pool, hStream),                                       \
-		      (a.bytes = bytesize, a.stream = MS_U64(hStream)), ALLOC_RET(dptr))
+#define MEM_ALLOC_POOL(sym)                                                                              \
+	MS_ALLOC_HOOK(alloc, CUresult, NF, sym,                                                          \
+	              (CUdeviceptr * dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream),        \
+	              (dptr, bytesize, pool, hStream), (a.bytes = bytesize, a.stream = MS_U64(hStream)), \
+	              ALLOC_RET(dptr))
 MEM_ALLOC_POOL(cuMemAllocFromPoolAsync)
 MEM_ALLOC_POOL(cuMemAllocFromPoolAsync_ptsz)
 
 MS_ALLOC_HOOK(free, CUresult, NF, cuMemFree_v2, (CUdeviceptr dptr), (dptr), a.ptr = dptr, (void)0)
 
-#define MEM_FREE_ASYNC(sym)                                                                   \
+#define MEM_FREE_ASYNC(sym)                                                                           \
 	MS_ALLOC_HOOK(free, CUresult, NF, sym, (CUdeviceptr dptr, CUstream hStream), (dptr, hStream), \
-		      (a.ptr = dptr, a.stream = MS_U64(hStream)), (void)0)
+	              (a.ptr = dptr, a.stream = MS_U64(hStream)), (void)0)
 MEM_FREE_ASYNC(cuMemFreeAsync)
 MEM_FREE_ASYNC(cuMemFreeAsync_ptsz)
 
 /* Virtual memory (expandable segments, JAX): physical memory is counted at
  * create/release (ptr is the handle), and map/unmap give it addresses. */
 MS_ALLOC_HOOK(alloc, CUresult, NF, cuMemCreate,
-	      (CUmemGenericAllocationHandle * handle, size_t size, const CUmemAllocationProp *prop,
-	       unsigned long long flags),
-	      (handle, size, prop, flags), (a.bytes = size, a.handle = true),
-	      a.ptr = rc == CUDA_SUCCESS && handle ? (uint64_t)*handle : 0)
+              (CUmemGenericAllocationHandle * handle, size_t size, const CUmemAllocationProp *prop,
+               unsigned long long flags),
+              (handle, size, prop, flags), (a.bytes = size, a.handle = true),
+              a.ptr = rc == CUDA_SUCCESS && handle ? (uint64_t)*handle : 0)
 MS_ALLOC_HOOK(free, CUresult, NF, cuMemRelease, (CUmemGenericAllocationHandle handle), (handle),
-	      (a.ptr = handle, a.handle = true), (void)0)
+              (a.ptr = handle, a.handle = true), (void)0)
 MS_ALLOC_HOOK(alloc, CUresult, NF, cuMemMap,
-	      (CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
-	       unsigned long long flags),
-	      (ptr, size, offset, handle, flags), (a.ptr = ptr, a.bytes = size, a.map = true), (void)0)
+              (CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+               unsigned long long flags),
+              (ptr, size, offset, handle, flags), (a.ptr = ptr, a.bytes = size, a.map = true), (void)0)
 MS_ALLOC_HOOK(free, CUresult, NF, cuMemUnmap, (CUdeviceptr ptr, size_t size), (ptr, size),
-	      (a.ptr = ptr, a.bytes = size, a.map = true), (void)0)
+              (a.ptr = ptr, a.bytes = size, a.map = true), (void)0)
 
 /* -------------------------------------------------------------- linear copies */
-#define SYNC_COPY(sym, DT, ST, DIR)                                                  \
+#define SYNC_COPY(sym, DT, ST, DIR)                                                                \
 	MS_COPY_HOOK(CUresult, NF, sym, (DT dst, ST src, size_t ByteCount), (dst, src, ByteCount), \
-		     ms_linear(&c, DIR, MS_U64(dst), MS_U64(src), ByteCount, 0))
+	             ms_linear(&c, DIR, MS_U64(dst), MS_U64(src), ByteCount, 0))
 #define ASYNC_COPY(sym, DT, ST, DIR)                                                          \
-	MS_COPY_HOOK(CUresult, NF, sym, (DT dst, ST src, size_t ByteCount, CUstream hStream),  \
-		     (dst, src, ByteCount, hStream),                                          \
-		     ms_linear(&c, DIR, MS_U64(dst), MS_U64(src), ByteCount, MS_U64(hStream)))
+	MS_COPY_HOOK(CUresult, NF, sym, (DT dst, ST src, size_t ByteCount, CUstream hStream), \
+	             (dst, src, ByteCount, hStream),                                          \
+	             ms_linear(&c, DIR, MS_U64(dst), MS_U64(src), ByteCount, MS_U64(hStream)))
 
 SYNC_COPY(cuMemcpyHtoD_v2, CUdeviceptr, const void *, MS_DIR_H2D)
 SYNC_COPY(cuMemcpyHtoD_v2_ptds, CUdeviceptr, const void *, MS_DIR_H2D)
@@ -86,32 +86,31 @@ ASYNC_COPY(cuMemcpyDtoDAsync_v2, CUdeviceptr, CUdeviceptr, MS_DIR_D2D)
 ASYNC_COPY(cuMemcpyDtoDAsync_v2_ptsz, CUdeviceptr, CUdeviceptr, MS_DIR_D2D)
 
 /* Unified addressing: the pointers tell the direction. */
-#define UNIFIED_SYNC(sym)                                                                \
+#define UNIFIED_SYNC(sym)                                                                     \
 	MS_COPY_HOOK(CUresult, NF, sym, (CUdeviceptr dst, CUdeviceptr src, size_t ByteCount), \
-		     (dst, src, ByteCount),                                              \
-		     ms_linear(&c, ms_dir_probe(dst, src), dst, src, ByteCount, 0))
+	             (dst, src, ByteCount), ms_linear(&c, ms_dir_probe(dst, src), dst, src, ByteCount, 0))
 #define UNIFIED_ASYNC(sym)                                                                   \
 	MS_COPY_HOOK(CUresult, NF, sym,                                                      \
-		     (CUdeviceptr dst, CUdeviceptr src, size_t ByteCount, CUstream hStream),  \
-		     (dst, src, ByteCount, hStream),                                         \
-		     ms_linear(&c, ms_dir_probe(dst, src), dst, src, ByteCount, MS_U64(hStream)))
+	             (CUdeviceptr dst, CUdeviceptr src, size_t ByteCount, CUstream hStream), \
+	             (dst, src, ByteCount, hStream),                                         \
+	             ms_linear(&c, ms_dir_probe(dst, src), dst, src, ByteCount, MS_U64(hStream)))
 UNIFIED_SYNC(cuMemcpy)
 UNIFIED_SYNC(cuMemcpy_ptds)
 UNIFIED_ASYNC(cuMemcpyAsync)
 UNIFIED_ASYNC(cuMemcpyAsync_ptsz)
 
-#define PEER_SYNC(sym)                                                                     \
-	MS_COPY_HOOK(CUresult, NF, sym,                                                    \
-		     (CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,   \
-		      CUcontext srcContext, size_t ByteCount),                              \
-		     (dstDevice, dstContext, srcDevice, srcContext, ByteCount),             \
-		     ms_linear(&c, MS_DIR_P2P, dstDevice, srcDevice, ByteCount, 0))
-#define PEER_ASYNC(sym)                                                                    \
-	MS_COPY_HOOK(CUresult, NF, sym,                                                    \
-		     (CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,   \
-		      CUcontext srcContext, size_t ByteCount, CUstream hStream),            \
-		     (dstDevice, dstContext, srcDevice, srcContext, ByteCount, hStream),    \
-		     ms_linear(&c, MS_DIR_P2P, dstDevice, srcDevice, ByteCount, MS_U64(hStream)))
+#define PEER_SYNC(sym)                                                                    \
+	MS_COPY_HOOK(CUresult, NF, sym,                                                   \
+	             (CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice, \
+	              CUcontext srcContext, size_t ByteCount),                            \
+	             (dstDevice, dstContext, srcDevice, srcContext, ByteCount),           \
+	             ms_linear(&c, MS_DIR_P2P, dstDevice, srcDevice, ByteCount, 0))
+#define PEER_ASYNC(sym)                                                                   \
+	MS_COPY_HOOK(CUresult, NF, sym,                                                   \
+	             (CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice, \
+	              CUcontext srcContext, size_t ByteCount, CUstream hStream),          \
+	             (dstDevice, dstContext, srcDevice, srcContext, ByteCount, hStream),  \
+	             ms_linear(&c, MS_DIR_P2P, dstDevice, srcDevice, ByteCount, MS_U64(hStream)))
 PEER_SYNC(cuMemcpyPeer)
 PEER_SYNC(cuMemcpyPeer_ptds)
 PEER_ASYNC(cuMemcpyPeerAsync)
@@ -123,18 +122,10 @@ PEER_ASYNC(cuMemcpyPeerAsync_ptsz)
 static uint64_t end_of(CUmemorytype type, const void *host, CUdeviceptr dev, uint64_t off, bool *is_dev)
 {
 	switch (type) {
-	case CU_MEMORYTYPE_HOST:
-		*is_dev = false;
-		return MS_U64(host) + off;
-	case CU_MEMORYTYPE_DEVICE:
-		*is_dev = true;
-		return dev + off;
-	case CU_MEMORYTYPE_UNIFIED:
-		*is_dev = ms_is_device_ptr(dev);
-		return dev + off;
-	default:
-		*is_dev = true;
-		return 0;
+	case CU_MEMORYTYPE_HOST: *is_dev = false; return MS_U64(host) + off;
+	case CU_MEMORYTYPE_DEVICE: *is_dev = true; return dev + off;
+	case CU_MEMORYTYPE_UNIFIED: *is_dev = ms_is_device_ptr(dev); return dev + off;
+	default: *is_dev = true; return 0;
 	}
 }
 
@@ -144,8 +135,10 @@ static void describe_2d(struct ms_copy *c, const CUDA_MEMCPY2D *p, CUstream s)
 
 	if (!p)
 		return;
-	c->src = end_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcY * p->srcPitch + p->srcXInBytes, &sdev);
-	c->dst = end_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstY * p->dstPitch + p->dstXInBytes, &ddev);
+	c->src = end_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcY * p->srcPitch + p->srcXInBytes,
+	                &sdev);
+	c->dst = end_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstY * p->dstPitch + p->dstXInBytes,
+	                &ddev);
 	c->dir = ms_dir_of(sdev, ddev);
 	c->width = p->WidthInBytes;
 	c->rows = p->Height ? p->Height : 1;
@@ -182,13 +175,25 @@ static void describe_3d_peer(struct ms_copy *c, const CUDA_MEMCPY3D_PEER *p, CUs
 	if (!p)
 		return;
 	q = (CUDA_MEMCPY3D){
-		.srcXInBytes = p->srcXInBytes, .srcY = p->srcY, .srcZ = p->srcZ,
-		.srcMemoryType = p->srcMemoryType, .srcHost = p->srcHost, .srcDevice = p->srcDevice,
-		.srcPitch = p->srcPitch, .srcHeight = p->srcHeight,
-		.dstXInBytes = p->dstXInBytes, .dstY = p->dstY, .dstZ = p->dstZ,
-		.dstMemoryType = p->dstMemoryType, .dstHost = p->dstHost, .dstDevice = p->dstDevice,
-		.dstPitch = p->dstPitch, .dstHeight = p->dstHeight,
-		.WidthInBytes = p->WidthInBytes, .Height = p->Height, .Depth = p->Depth,
+		.srcXInBytes = p->srcXInBytes,
+		.srcY = p->srcY,
+		.srcZ = p->srcZ,
+		.srcMemoryType = p->srcMemoryType,
+		.srcHost = p->srcHost,
+		.srcDevice = p->srcDevice,
+		.srcPitch = p->srcPitch,
+		.srcHeight = p->srcHeight,
+		.dstXInBytes = p->dstXInBytes,
+		.dstY = p->dstY,
+		.dstZ = p->dstZ,
+		.dstMemoryType = p->dstMemoryType,
+		.dstHost = p->dstHost,
+		.dstDevice = p->dstDevice,
+		.dstPitch = p->dstPitch,
+		.dstHeight = p->dstHeight,
+		.WidthInBytes = p->WidthInBytes,
+		.Height = p->Height,
+		.Depth = p->Depth,
 	};
 	describe_3d(c, &q, s);
 	if (c->dir == MS_DIR_D2D)
@@ -197,9 +202,9 @@ static void describe_3d_peer(struct ms_copy *c, const CUDA_MEMCPY3D_PEER *p, CUs
 
 #define COPY_2D(sym) \
 	MS_COPY_HOOK(CUresult, NF, sym, (const CUDA_MEMCPY2D *pCopy), (pCopy), describe_2d(&c, pCopy, 0))
-#define COPY_2D_ASYNC(sym)                                                                   \
+#define COPY_2D_ASYNC(sym)                                                                                \
 	MS_COPY_HOOK(CUresult, NF, sym, (const CUDA_MEMCPY2D *pCopy, CUstream hStream), (pCopy, hStream), \
-		     describe_2d(&c, pCopy, hStream))
+	             describe_2d(&c, pCopy, hStream))
 COPY_2D(cuMemcpy2D_v2)
 COPY_2D(cuMemcpy2D_v2_ptds)
 COPY_2D(cuMemcpy2DUnaligned_v2)
@@ -209,9 +214,9 @@ COPY_2D_ASYNC(cuMemcpy2DAsync_v2_ptsz)
 
 #define COPY_3D(sym, T, DESCRIBE) \
 	MS_COPY_HOOK(CUresult, NF, sym, (const T *pCopy), (pCopy), DESCRIBE(&c, pCopy, 0))
-#define COPY_3D_ASYNC(sym, T, DESCRIBE)                                                         \
+#define COPY_3D_ASYNC(sym, T, DESCRIBE)                                                       \
 	MS_COPY_HOOK(CUresult, NF, sym, (const T *pCopy, CUstream hStream), (pCopy, hStream), \
-		     DESCRIBE(&c, pCopy, hStream))
+	             DESCRIBE(&c, pCopy, hStream))
 COPY_3D(cuMemcpy3D_v2, CUDA_MEMCPY3D, describe_3d)
 COPY_3D(cuMemcpy3D_v2_ptds, CUDA_MEMCPY3D, describe_3d)
 COPY_3D_ASYNC(cuMemcpy3DAsync_v2, CUDA_MEMCPY3D, describe_3d)
@@ -225,7 +230,7 @@ COPY_3D_ASYNC(cuMemcpy3DPeerAsync_ptsz, CUDA_MEMCPY3D_PEER, describe_3d_peer)
 /* One user call, many copies: each element becomes its own copy record, all
  * stamped with the call's start time and result. */
 static void record_batch(const char *api, CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t count,
-			 CUstream s, uint64_t t0, CUresult rc)
+                         CUstream s, uint64_t t0, CUresult rc)
 {
 	for (size_t i = 0; dsts && srcs && sizes && i < count; i++) {
 		struct ms_copy c = { .api = api };
@@ -237,61 +242,61 @@ static void record_batch(const char *api, CUdeviceptr *dsts, CUdeviceptr *srcs, 
 	}
 }
 
-#define BATCH_HOOK(sym, PARAMS, ARGS)                                                  \
-	MS_EXPORT CUresult sym PARAMS                                                  \
-	{                                                                              \
-		__typeof__(&sym) real = MS_REAL(sym);                                  \
-		uint64_t t0;                                                           \
-		CUresult rc;                                                           \
-		if (MS_UNLIKELY(!real))                                                \
-			return NF;                                                     \
-		if (!ms_enter())                                                       \
-			return real ARGS;                                              \
-		t0 = ms_now_ns();                                                      \
-		rc = real ARGS;                                                        \
-		record_batch(#sym, dsts, srcs, sizes, count, hStream, t0, rc);        \
-		ms_leave();                                                            \
-		return rc;                                                             \
+#define BATCH_HOOK(sym, PARAMS, ARGS)                                          \
+	MS_EXPORT CUresult sym PARAMS                                          \
+	{                                                                      \
+		__typeof__(&sym) real = MS_REAL(sym);                          \
+		uint64_t t0;                                                   \
+		CUresult rc;                                                   \
+		if (MS_UNLIKELY(!real))                                        \
+			return NF;                                             \
+		if (!ms_enter())                                               \
+			return real ARGS;                                      \
+		t0 = ms_now_ns();                                              \
+		rc = real ARGS;                                                \
+		record_batch(#sym, dsts, srcs, sizes, count, hStream, t0, rc); \
+		ms_leave();                                                    \
+		return rc;                                                     \
 	}
-#define BATCH_V1(sym)                                                                          \
-	BATCH_HOOK(sym,                                                                        \
-		   (CUdeviceptr * dsts, CUdeviceptr * srcs, size_t * sizes, size_t count,      \
-		    CUmemcpyAttributes * attrs, size_t * attrsIdxs, size_t numAttrs, size_t * failIdx, \
-		    CUstream hStream),                                                         \
-		   (dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, failIdx, hStream))
-#define BATCH_V2(sym)                                                                          \
-	BATCH_HOOK(sym,                                                                        \
-		   (CUdeviceptr * dsts, CUdeviceptr * srcs, size_t * sizes, size_t count,      \
-		    CUmemcpyAttributes * attrs, size_t * attrsIdxs, size_t numAttrs, CUstream hStream), \
-		   (dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, hStream))
+#define BATCH_V1(sym)                                                                                  \
+	BATCH_HOOK(sym,                                                                                \
+	           (CUdeviceptr * dsts, CUdeviceptr * srcs, size_t * sizes, size_t count,              \
+	            CUmemcpyAttributes * attrs, size_t * attrsIdxs, size_t numAttrs, size_t * failIdx, \
+	            CUstream hStream),                                                                 \
+	           (dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, failIdx, hStream))
+#define BATCH_V2(sym)                                                                                   \
+	BATCH_HOOK(sym,                                                                                 \
+	           (CUdeviceptr * dsts, CUdeviceptr * srcs, size_t * sizes, size_t count,               \
+	            CUmemcpyAttributes * attrs, size_t * attrsIdxs, size_t numAttrs, CUstream hStream), \
+	           (dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, hStream))
 BATCH_V1(cuMemcpyBatchAsync)
 BATCH_V1(cuMemcpyBatchAsync_ptsz)
 BATCH_V2(cuMemcpyBatchAsync_v2)
 BATCH_V2(cuMemcpyBatchAsync_v2_ptsz)
 
 /* ------------------------------------------------------------------ memsets */
-#define MEMSET_1D(sym, VT, ESIZE)                                                              \
-	MS_MEMSET_HOOK(CUresult, NF, sym, (CUdeviceptr dstDevice, VT value, size_t N),         \
-		       (dstDevice, value, N),                                                  \
-		       (m.dst = dstDevice, m.bytes = (uint64_t)N * ESIZE, m.value = value))
-#define MEMSET_1D_ASYNC(sym, VT, ESIZE)                                                         \
+#define MEMSET_1D(sym, VT, ESIZE)                                                      \
+	MS_MEMSET_HOOK(CUresult, NF, sym, (CUdeviceptr dstDevice, VT value, size_t N), \
+	               (dstDevice, value, N),                                          \
+	               (m.dst = dstDevice, m.bytes = (uint64_t)N * ESIZE, m.value = value))
+#define MEMSET_1D_ASYNC(sym, VT, ESIZE)                                                                  \
 	MS_MEMSET_HOOK(CUresult, NF, sym, (CUdeviceptr dstDevice, VT value, size_t N, CUstream hStream), \
-		       (dstDevice, value, N, hStream),                                          \
-		       (m.dst = dstDevice, m.bytes = (uint64_t)N * ESIZE, m.value = value,      \
-			m.stream = MS_U64(hStream)))
-#define MEMSET_2D_FILL(ESIZE, S)                                                            \
-	(m.dst = dstDevice, m.value = value, m.width = (uint64_t)Width * ESIZE,             \
+	               (dstDevice, value, N, hStream),                                                   \
+	               (m.dst = dstDevice, m.bytes = (uint64_t)N * ESIZE, m.value = value,               \
+	                m.stream = MS_U64(hStream)))
+#define MEMSET_2D_FILL(ESIZE, S)                                                \
+	(m.dst = dstDevice, m.value = value, m.width = (uint64_t)Width * ESIZE, \
 	 m.rows = Height ? Height : 1, m.pitch = dstPitch, m.bytes = m.width * m.rows, m.stream = S)
-#define MEMSET_2D(sym, VT, ESIZE)                                                                  \
-	MS_MEMSET_HOOK(CUresult, NF, sym,                                                          \
-		       (CUdeviceptr dstDevice, size_t dstPitch, VT value, size_t Width, size_t Height), \
-		       (dstDevice, dstPitch, value, Width, Height), MEMSET_2D_FILL(ESIZE, 0))
-#define MEMSET_2D_ASYNC(sym, VT, ESIZE)                                                           \
-	MS_MEMSET_HOOK(CUresult, NF, sym,                                                         \
-		       (CUdeviceptr dstDevice, size_t dstPitch, VT value, size_t Width, size_t Height, \
-			CUstream hStream),                                                        \
-		       (dstDevice, dstPitch, value, Width, Height, hStream),                      \
-		       MEMSET_2D_FILL(ESIZE, MS_U64(hStream)))
+#define MEMSET_2D(sym, VT, ESIZE)                                                                       \
+	MS_MEMSET_HOOK(CUresult, NF, sym,                                                               \
+	               (CUdeviceptr dstDevice, size_t dstPitch, VT value, size_t Width, size_t Height), \
+	               (dstDevice, dstPitch, value, Width, Height), MEMSET_2D_FILL(ESIZE, 0))
+#define MEMSET_2D_ASYNC(sym, VT, ESIZE)                                                                \
+	MS_MEMSET_HOOK(CUresult, NF, sym,                                                              \
+	               (CUdeviceptr dstDevice, size_t dstPitch, VT value, size_t Width, size_t Height, \
+	                CUstream hStream),                                                             \
+	               (dstDevice, dstPitch, value, Width, Height, hStream),                           \
+	               MEMSET_2D_FILL(ESIZE, MS_U64(hStream)))
 
 MEMSET_1D(cuMemsetD8_v2, unsigned char, 1)
 MEMSET_1D(cuMemsetD8_v2_ptds, unsigned char, 1)
@@ -319,16 +324,16 @@ MEMSET_2D_ASYNC(cuMemsetD2D32Async, unsigned int, 4)
 MEMSET_2D_ASYNC(cuMemsetD2D32Async_ptsz, unsigned int, 4)
 
 /* ------------------------------------------------------------ kernel launches */
-#define LAUNCH(sym)                                                                              \
-	MS_LAUNCH_HOOK(CUresult, NF, sym,                                                        \
-		       (CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, \
-			unsigned int by, unsigned int bz, unsigned int shmem, CUstream hStream,  \
-			void **kernelParams, void **extra),                                      \
-		       (f, gx, gy, gz, bx, by, bz, shmem, hStream, kernelParams, extra))
-#define LAUNCH_EX(sym)                                                                            \
-	MS_LAUNCH_HOOK(CUresult, NF, sym,                                                         \
-		       (const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra), \
-		       (config, f, kernelParams, extra))
+#define LAUNCH(sym)                                                                                       \
+	MS_LAUNCH_HOOK(CUresult, NF, sym,                                                                 \
+	               (CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, \
+	                unsigned int by, unsigned int bz, unsigned int shmem, CUstream hStream,           \
+	                void **kernelParams, void **extra),                                               \
+	               (f, gx, gy, gz, bx, by, bz, shmem, hStream, kernelParams, extra))
+#define LAUNCH_EX(sym)                                                                                  \
+	MS_LAUNCH_HOOK(CUresult, NF, sym,                                                               \
+	               (const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra), \
+	               (config, f, kernelParams, extra))
 LAUNCH(cuLaunchKernel)
 LAUNCH(cuLaunchKernel_ptsz)
 LAUNCH_EX(cuLaunchKernelEx)

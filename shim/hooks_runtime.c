@@ -11,91 +11,86 @@
 
 #include "hooks_common.h"
 
-#define NF cudaErrorSymbolNotFound
+#define NF            cudaErrorSymbolNotFound
 #define MS_API_ERR(e) ((e) == MS_ERR_OOM ? cudaErrorMemoryAllocation : cudaErrorInvalidValue)
 
 static enum ms_dir dir_of_kind(enum cudaMemcpyKind kind, uint64_t dst, uint64_t src)
 {
 	switch (kind) {
-	case cudaMemcpyHostToHost:
-		return MS_DIR_H2H;
-	case cudaMemcpyHostToDevice:
-		return MS_DIR_H2D;
-	case cudaMemcpyDeviceToHost:
-		return MS_DIR_D2H;
-	case cudaMemcpyDeviceToDevice:
-		return MS_DIR_D2D;
-	default:
-		return ms_dir_probe(dst, src);
+	case cudaMemcpyHostToHost: return MS_DIR_H2H;
+	case cudaMemcpyHostToDevice: return MS_DIR_H2D;
+	case cudaMemcpyDeviceToHost: return MS_DIR_D2H;
+	case cudaMemcpyDeviceToDevice: return MS_DIR_D2D;
+	default: return ms_dir_probe(dst, src);
 	}
 }
 
 /* ---------------------------------------------------------------- allocation */
 /* A deferred allocation (a reservation) hands its address out here. */
-#define ALLOC_RET(p)                                                    \
-	do {                                                            \
-		if (a.deferred && rc == cudaSuccess && (p))             \
-			*(p) = (void *)(uintptr_t)a.ptr;                \
-		else if (!a.deferred)                                   \
+#define ALLOC_RET(p)                                                         \
+	do {                                                                 \
+		if (a.deferred && rc == cudaSuccess && (p))                  \
+			*(p) = (void *)(uintptr_t)a.ptr;                     \
+		else if (!a.deferred)                                        \
 			a.ptr = rc == cudaSuccess && (p) ? MS_U64(*(p)) : 0; \
 	} while (0)
 
 MS_ALLOC_HOOK(alloc, cudaError_t, NF, cudaMalloc, (void **devPtr, size_t size), (devPtr, size),
-	      a.bytes = size, ALLOC_RET(devPtr))
+              a.bytes = size, ALLOC_RET(devPtr))
 MS_ALLOC_HOOK(free, cudaError_t, NF, cudaFree, (void *devPtr), (devPtr), a.ptr = MS_U64(devPtr), (void)0)
 
-#define MALLOC_ASYNC(sym)                                                                       \
+#define MALLOC_ASYNC(sym)                                                                              \
 	MS_ALLOC_HOOK(alloc, cudaError_t, NF, sym, (void **devPtr, size_t size, cudaStream_t hStream), \
-		      (devPtr, size, hStream), (a.bytes = size, a.stream = MS_U64(hStream)),      \
-		      ALLOC_RET(devPtr))
+	              (devPtr, size, hStream), (a.bytes = size, a.stream = MS_U64(hStream)),           \
+	              ALLOC_RET(devPtr))
 MALLOC_ASYNC(cudaMallocAsync)
 MALLOC_ASYNC(cudaMallocAsync_ptsz)
 
-#define MALLOC_POOL(sym)                                                                        \
-	MS_ALLOC_HOOK(alloc, cudaError_t, NF, sym,                                              \
-		      (void **ptr, size_t size, cudaMemPool_t memPool, cudaStream_t stream),    \
-		      (ptr, size, memPool, stream), (a.bytes = size, a.stream = MS_U64(stream)), \
-		      ALLOC_RET(ptr))
+#define MALLOC_POOL(sym)                                                                         \
+	MS_ALLOC_HOOK(alloc, cudaError_t, NF, sym,                                               \
+	              (void **ptr, size_t size, cudaMemPool_t memPool, cudaStream_t stream),     \
+	              (ptr, size, memPool, stream), (a.bytes = size, a.stream = MS_U64(stream)), \
+	              ALLOC_RET(ptr))
 MALLOC_POOL(cudaMallocFromPoolAsync)
 MALLOC_POOL(cudaMallocFromPoolAsync_ptsz)
 
-#define FREE_ASYNC(sym)                                                                        \
+#define FREE_ASYNC(sym)                                                                                    \
 	MS_ALLOC_HOOK(free, cudaError_t, NF, sym, (void *devPtr, cudaStream_t hStream), (devPtr, hStream), \
-		      (a.ptr = MS_U64(devPtr), a.stream = MS_U64(hStream)), (void)0)
+	              (a.ptr = MS_U64(devPtr), a.stream = MS_U64(hStream)), (void)0)
 FREE_ASYNC(cudaFreeAsync)
 FREE_ASYNC(cudaFreeAsync_ptsz)
 
 /* -------------------------------------------------------------- linear copies */
-#define MEMCPY(sym)                                                                              \
-	MS_COPY_HOOK(cudaError_t, NF, sym,                                                       \
-		     (void *dst, const void *src, size_t count, enum cudaMemcpyKind kind),        \
-		     (dst, src, count, kind),                                                     \
-		     ms_linear(&c, dir_of_kind(kind, MS_U64(dst), MS_U64(src)), MS_U64(dst), MS_U64(src), \
-			       count, 0))
-#define MEMCPY_ASYNC(sym)                                                                           \
-	MS_COPY_HOOK(cudaError_t, NF, sym,                                                          \
-		     (void *dst, const void *src, size_t count, enum cudaMemcpyKind kind,            \
-		      cudaStream_t stream),                                                          \
-		     (dst, src, count, kind, stream),                                                \
-		     ms_linear(&c, dir_of_kind(kind, MS_U64(dst), MS_U64(src)), MS_U64(dst), MS_U64(src), \
-			       count, MS_U64(stream)))
+#define MEMCPY(sym)                                                                                       \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                                \
+	             (void *dst, const void *src, size_t count, enum cudaMemcpyKind kind),                \
+	             (dst, src, count, kind),                                                             \
+	             ms_linear(&c, dir_of_kind(kind, MS_U64(dst), MS_U64(src)), MS_U64(dst), MS_U64(src), \
+	                       count, 0))
+#define MEMCPY_ASYNC(sym)                                                                                   \
+	MS_COPY_HOOK(                                                                                       \
+	        cudaError_t, NF, sym,                                                                       \
+	        (void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream),  \
+	        (dst, src, count, kind, stream),                                                            \
+	        ms_linear(&c, dir_of_kind(kind, MS_U64(dst), MS_U64(src)), MS_U64(dst), MS_U64(src), count, \
+	                  MS_U64(stream)))
 MEMCPY(cudaMemcpy)
 MEMCPY(cudaMemcpy_ptds)
 MEMCPY_ASYNC(cudaMemcpyAsync)
 MEMCPY_ASYNC(cudaMemcpyAsync_ptsz)
 
 MS_COPY_HOOK(cudaError_t, NF, cudaMemcpyPeer,
-	     (void *dst, int dstDevice, const void *src, int srcDevice, size_t count),
-	     (dst, dstDevice, src, srcDevice, count),
-	     ms_linear(&c, MS_DIR_P2P, MS_U64(dst), MS_U64(src), count, 0))
+             (void *dst, int dstDevice, const void *src, int srcDevice, size_t count),
+             (dst, dstDevice, src, srcDevice, count),
+             ms_linear(&c, MS_DIR_P2P, MS_U64(dst), MS_U64(src), count, 0))
 MS_COPY_HOOK(cudaError_t, NF, cudaMemcpyPeerAsync,
-	     (void *dst, int dstDevice, const void *src, int srcDevice, size_t count, cudaStream_t stream),
-	     (dst, dstDevice, src, srcDevice, count, stream),
-	     ms_linear(&c, MS_DIR_P2P, MS_U64(dst), MS_U64(src), count, MS_U64(stream)))
+             (void *dst, int dstDevice, const void *src, int srcDevice, size_t count, cudaStream_t stream),
+             (dst, dstDevice, src, srcDevice, count, stream),
+             ms_linear(&c, MS_DIR_P2P, MS_U64(dst), MS_U64(src), count, MS_U64(stream)))
 
 /* ---------------------------------------------------------------------- 2D */
 static void describe_2d(struct ms_copy *c, void *dst, size_t dpitch, const void *src, size_t spitch,
-			size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t s)
+                        size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t s)
 {
 	ms_linear(c, dir_of_kind(kind, MS_U64(dst), MS_U64(src)), MS_U64(dst), MS_U64(src), width, MS_U64(s));
 	if (height > 1) {
@@ -105,18 +100,18 @@ static void describe_2d(struct ms_copy *c, void *dst, size_t dpitch, const void 
 	}
 }
 
-#define MEMCPY2D(sym)                                                                             \
-	MS_COPY_HOOK(cudaError_t, NF, sym,                                                        \
-		     (void *dst, size_t dpitch, const void *src, size_t spitch, size_t width,      \
-		      size_t height, enum cudaMemcpyKind kind),                                    \
-		     (dst, dpitch, src, spitch, width, height, kind),                              \
-		     describe_2d(&c, dst, dpitch, src, spitch, width, height, kind, 0))
-#define MEMCPY2D_ASYNC(sym)                                                                       \
-	MS_COPY_HOOK(cudaError_t, NF, sym,                                                        \
-		     (void *dst, size_t dpitch, const void *src, size_t spitch, size_t width,      \
-		      size_t height, enum cudaMemcpyKind kind, cudaStream_t stream),               \
-		     (dst, dpitch, src, spitch, width, height, kind, stream),                      \
-		     describe_2d(&c, dst, dpitch, src, spitch, width, height, kind, stream))
+#define MEMCPY2D(sym)                                                                                        \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                                   \
+	             (void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, \
+	              enum cudaMemcpyKind kind),                                                             \
+	             (dst, dpitch, src, spitch, width, height, kind),                                        \
+	             describe_2d(&c, dst, dpitch, src, spitch, width, height, kind, 0))
+#define MEMCPY2D_ASYNC(sym)                                                                                  \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                                   \
+	             (void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, \
+	              enum cudaMemcpyKind kind, cudaStream_t stream),                                        \
+	             (dst, dpitch, src, spitch, width, height, kind, stream),                                \
+	             describe_2d(&c, dst, dpitch, src, spitch, width, height, kind, stream))
 MEMCPY2D(cudaMemcpy2D)
 MEMCPY2D(cudaMemcpy2D_ptds)
 MEMCPY2D_ASYNC(cudaMemcpy2DAsync)
@@ -133,8 +128,8 @@ static uint64_t end_3d(cudaArray_t array, struct cudaPitchedPtr p, struct cudaPo
 }
 
 static void describe_3d_parts(struct ms_copy *c, uint64_t dst, uint64_t src, bool dst_arr, bool src_arr,
-			      struct cudaPitchedPtr dp, struct cudaPitchedPtr sp, struct cudaExtent ext,
-			      enum cudaMemcpyKind kind, cudaStream_t s)
+                              struct cudaPitchedPtr dp, struct cudaPitchedPtr sp, struct cudaExtent ext,
+                              enum cudaMemcpyKind kind, cudaStream_t s)
 {
 	enum ms_dir dir = dir_of_kind(kind, dst, src);
 
@@ -152,17 +147,18 @@ static void describe_3d(struct ms_copy *c, const struct cudaMemcpy3DParms *p, cu
 {
 	if (!p)
 		return;
-	describe_3d_parts(c, end_3d(p->dstArray, p->dstPtr, p->dstPos), end_3d(p->srcArray, p->srcPtr, p->srcPos),
-			  p->dstArray != NULL, p->srcArray != NULL, p->dstPtr, p->srcPtr, p->extent, p->kind, s);
+	describe_3d_parts(c, end_3d(p->dstArray, p->dstPtr, p->dstPos),
+	                  end_3d(p->srcArray, p->srcPtr, p->srcPos), p->dstArray != NULL, p->srcArray != NULL,
+	                  p->dstPtr, p->srcPtr, p->extent, p->kind, s);
 }
 
 static void describe_3d_peer(struct ms_copy *c, const struct cudaMemcpy3DPeerParms *p, cudaStream_t s)
 {
 	if (!p)
 		return;
-	describe_3d_parts(c, end_3d(p->dstArray, p->dstPtr, p->dstPos), end_3d(p->srcArray, p->srcPtr, p->srcPos),
-			  p->dstArray != NULL, p->srcArray != NULL, p->dstPtr, p->srcPtr, p->extent,
-			  cudaMemcpyDeviceToDevice, s);
+	describe_3d_parts(c, end_3d(p->dstArray, p->dstPtr, p->dstPos),
+	                  end_3d(p->srcArray, p->srcPtr, p->srcPos), p->dstArray != NULL, p->srcArray != NULL,
+	                  p->dstPtr, p->srcPtr, p->extent, cudaMemcpyDeviceToDevice, s);
 	c->dir = MS_DIR_P2P;
 }
 
@@ -180,36 +176,36 @@ MEMCPY3D_ASYNC(cudaMemcpy3DPeerAsync_ptsz, struct cudaMemcpy3DPeerParms, describ
 
 /* -------------------------------------------------------------- batch copies */
 static void record_batch(const char *api, void *const *dsts, const void *const *srcs, const size_t *sizes,
-			 size_t count, cudaStream_t s, uint64_t t0, cudaError_t rc)
+                         size_t count, cudaStream_t s, uint64_t t0, cudaError_t rc)
 {
 	for (size_t i = 0; dsts && srcs && sizes && i < count; i++) {
 		struct ms_copy c = { .api = api };
 
-		ms_linear(&c, ms_dir_probe(MS_U64(dsts[i]), MS_U64(srcs[i])), MS_U64(dsts[i]), MS_U64(srcs[i]),
-			  sizes[i], MS_U64(s));
+		ms_linear(&c, ms_dir_probe(MS_U64(dsts[i]), MS_U64(srcs[i])), MS_U64(dsts[i]),
+		          MS_U64(srcs[i]), sizes[i], MS_U64(s));
 		ms_copy_begin(&c);
 		c.t0 = t0;
 		ms_copy_end(&c, (int)rc);
 	}
 }
 
-#define MEMCPY_BATCH(sym)                                                                          \
-	MS_EXPORT cudaError_t sym(void *const *dsts, const void *const *srcs, const size_t *sizes, \
-				  size_t count, struct cudaMemcpyAttributes *attrs, size_t *attrsIdxs, \
-				  size_t numAttrs, cudaStream_t stream)                            \
-	{                                                                                          \
-		__typeof__(&sym) real = MS_REAL(sym);                                              \
-		uint64_t t0;                                                                       \
-		cudaError_t rc;                                                                    \
-		if (MS_UNLIKELY(!real))                                                            \
-			return NF;                                                                 \
-		if (!ms_enter())                                                                   \
-			return real(dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, stream); \
-		t0 = ms_now_ns();                                                                  \
-		rc = real(dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, stream);           \
-		record_batch(#sym, dsts, srcs, sizes, count, stream, t0, rc);                     \
-		ms_leave();                                                                        \
-		return rc;                                                                         \
+#define MEMCPY_BATCH(sym)                                                                              \
+	MS_EXPORT cudaError_t sym(void *const *dsts, const void *const *srcs, const size_t *sizes,     \
+	                          size_t count, struct cudaMemcpyAttributes *attrs, size_t *attrsIdxs, \
+	                          size_t numAttrs, cudaStream_t stream)                                \
+	{                                                                                              \
+		__typeof__(&sym) real = MS_REAL(sym);                                                  \
+		uint64_t t0;                                                                           \
+		cudaError_t rc;                                                                        \
+		if (MS_UNLIKELY(!real))                                                                \
+			return NF;                                                                     \
+		if (!ms_enter())                                                                       \
+			return real(dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, stream);     \
+		t0 = ms_now_ns();                                                                      \
+		rc = real(dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, stream);               \
+		record_batch(#sym, dsts, srcs, sizes, count, stream, t0, rc);                          \
+		ms_leave();                                                                            \
+		return rc;                                                                             \
 	}
 MEMCPY_BATCH(cudaMemcpyBatchAsync)
 MEMCPY_BATCH(cudaMemcpyBatchAsync_ptsz)
@@ -241,38 +237,38 @@ static uint64_t symbol_address(const void *symbol, size_t offset)
 	return MS_U64(addr) + offset;
 }
 
-#define TO_SYMBOL(sym)                                                                            \
-	MS_COPY_HOOK2(cudaError_t, NF, sym,                                                       \
-		      (const void *symbol, const void *src, size_t count, size_t offset,           \
-		       enum cudaMemcpyKind kind),                                                   \
-		      (symbol, src, count, offset, kind),                                           \
-		      ms_linear(&c, kind == cudaMemcpyDeviceToDevice ? MS_DIR_D2D : MS_DIR_H2D, 0,  \
-				MS_U64(src), count, 0),                                             \
-		      if (rc == cudaSuccess) c.dst = symbol_address(symbol, offset))
-#define TO_SYMBOL_ASYNC(sym)                                                                      \
-	MS_COPY_HOOK2(cudaError_t, NF, sym,                                                       \
-		      (const void *symbol, const void *src, size_t count, size_t offset,           \
-		       enum cudaMemcpyKind kind, cudaStream_t stream),                              \
-		      (symbol, src, count, offset, kind, stream),                                   \
-		      ms_linear(&c, kind == cudaMemcpyDeviceToDevice ? MS_DIR_D2D : MS_DIR_H2D, 0,  \
-				MS_U64(src), count, MS_U64(stream)),                                \
-		      if (rc == cudaSuccess) c.dst = symbol_address(symbol, offset))
-#define FROM_SYMBOL(sym)                                                                          \
-	MS_COPY_HOOK2(cudaError_t, NF, sym,                                                       \
-		      (void *dst, const void *symbol, size_t count, size_t offset,                 \
-		       enum cudaMemcpyKind kind),                                                   \
-		      (dst, symbol, count, offset, kind),                                           \
-		      ms_linear(&c, kind == cudaMemcpyDeviceToDevice ? MS_DIR_D2D : MS_DIR_D2H,     \
-				MS_U64(dst), 0, count, 0),                                          \
-		      if (rc == cudaSuccess) c.src = symbol_address(symbol, offset))
-#define FROM_SYMBOL_ASYNC(sym)                                                                    \
-	MS_COPY_HOOK2(cudaError_t, NF, sym,                                                       \
-		      (void *dst, const void *symbol, size_t count, size_t offset,                 \
-		       enum cudaMemcpyKind kind, cudaStream_t stream),                              \
-		      (dst, symbol, count, offset, kind, stream),                                   \
-		      ms_linear(&c, kind == cudaMemcpyDeviceToDevice ? MS_DIR_D2D : MS_DIR_D2H,     \
-				MS_U64(dst), 0, count, MS_U64(stream)),                             \
-		      if (rc == cudaSuccess) c.src = symbol_address(symbol, offset))
+#define TO_SYMBOL(sym)                                                                             \
+	MS_COPY_HOOK2(cudaError_t, NF, sym,                                                        \
+	              (const void *symbol, const void *src, size_t count, size_t offset,           \
+	               enum cudaMemcpyKind kind),                                                  \
+	              (symbol, src, count, offset, kind),                                          \
+	              ms_linear(&c, kind == cudaMemcpyDeviceToDevice ? MS_DIR_D2D : MS_DIR_H2D, 0, \
+	                        MS_U64(src), count, 0),                                            \
+	              if (rc == cudaSuccess) c.dst = symbol_address(symbol, offset))
+#define TO_SYMBOL_ASYNC(sym)                                                                       \
+	MS_COPY_HOOK2(cudaError_t, NF, sym,                                                        \
+	              (const void *symbol, const void *src, size_t count, size_t offset,           \
+	               enum cudaMemcpyKind kind, cudaStream_t stream),                             \
+	              (symbol, src, count, offset, kind, stream),                                  \
+	              ms_linear(&c, kind == cudaMemcpyDeviceToDevice ? MS_DIR_D2D : MS_DIR_H2D, 0, \
+	                        MS_U64(src), count, MS_U64(stream)),                               \
+	              if (rc == cudaSuccess) c.dst = symbol_address(symbol, offset))
+#define FROM_SYMBOL(sym)                                                                                  \
+	MS_COPY_HOOK2(                                                                                    \
+	        cudaError_t, NF, sym,                                                                     \
+	        (void *dst, const void *symbol, size_t count, size_t offset, enum cudaMemcpyKind kind),   \
+	        (dst, symbol, count, offset, kind),                                                       \
+	        ms_linear(&c, kind == cudaMemcpyDeviceToDevice ? MS_DIR_D2D : MS_DIR_D2H, MS_U64(dst), 0, \
+	                  count, 0),                                                                      \
+	        if (rc == cudaSuccess) c.src = symbol_address(symbol, offset))
+#define FROM_SYMBOL_ASYNC(sym)                                                                               \
+	MS_COPY_HOOK2(cudaError_t, NF, sym,                                                                  \
+	              (void *dst, const void *symbol, size_t count, size_t offset, enum cudaMemcpyKind kind, \
+	               cudaStream_t stream),                                                                 \
+	              (dst, symbol, count, offset, kind, stream),                                            \
+	              ms_linear(&c, kind == cudaMemcpyDeviceToDevice ? MS_DIR_D2D : MS_DIR_D2H, MS_U64(dst), \
+	                        0, count, MS_U64(stream)),                                                   \
+	              if (rc == cudaSuccess) c.src = symbol_address(symbol, offset))
 TO_SYMBOL(cudaMemcpyToSymbol)
 TO_SYMBOL(cudaMemcpyToSymbol_ptds)
 TO_SYMBOL_ASYNC(cudaMemcpyToSymbolAsync)
@@ -283,26 +279,27 @@ FROM_SYMBOL_ASYNC(cudaMemcpyFromSymbolAsync)
 FROM_SYMBOL_ASYNC(cudaMemcpyFromSymbolAsync_ptsz)
 
 /* ------------------------------------------------------------------ memsets */
-#define MEMSET(sym)                                                                          \
-	MS_MEMSET_HOOK(cudaError_t, NF, sym, (void *devPtr, int value, size_t count),         \
-		       (devPtr, value, count),                                               \
-		       (m.dst = MS_U64(devPtr), m.bytes = count, m.value = (uint8_t)value))
-#define MEMSET_ASYNC(sym)                                                                            \
+#define MEMSET(sym)                                                                   \
+	MS_MEMSET_HOOK(cudaError_t, NF, sym, (void *devPtr, int value, size_t count), \
+	               (devPtr, value, count),                                        \
+	               (m.dst = MS_U64(devPtr), m.bytes = count, m.value = (uint8_t)value))
+#define MEMSET_ASYNC(sym)                                                                                  \
 	MS_MEMSET_HOOK(cudaError_t, NF, sym, (void *devPtr, int value, size_t count, cudaStream_t stream), \
-		       (devPtr, value, count, stream),                                               \
-		       (m.dst = MS_U64(devPtr), m.bytes = count, m.value = (uint8_t)value,            \
-			m.stream = MS_U64(stream)))
-#define MEMSET2D_FILL(S)                                                                        \
-	(m.dst = MS_U64(devPtr), m.value = (uint8_t)value, m.width = width,                     \
-	 m.rows = height ? height : 1, m.pitch = pitch, m.bytes = (uint64_t)width * m.rows, m.stream = S)
-#define MEMSET2D(sym)                                                                                \
-	MS_MEMSET_HOOK(cudaError_t, NF, sym, (void *devPtr, size_t pitch, int value, size_t width, size_t height), \
-		       (devPtr, pitch, value, width, height), MEMSET2D_FILL(0))
-#define MEMSET2D_ASYNC(sym)                                                                  \
+	               (devPtr, value, count, stream),                                                     \
+	               (m.dst = MS_U64(devPtr), m.bytes = count, m.value = (uint8_t)value,                 \
+	                m.stream = MS_U64(stream)))
+#define MEMSET2D_FILL(S)                                                                                  \
+	(m.dst = MS_U64(devPtr), m.value = (uint8_t)value, m.width = width, m.rows = height ? height : 1, \
+	 m.pitch = pitch, m.bytes = (uint64_t)width * m.rows, m.stream = S)
+#define MEMSET2D(sym)                                                                        \
 	MS_MEMSET_HOOK(cudaError_t, NF, sym,                                                 \
-		       (void *devPtr, size_t pitch, int value, size_t width, size_t height,   \
-			cudaStream_t stream),                                                 \
-		       (devPtr, pitch, value, width, height, stream), MEMSET2D_FILL(MS_U64(stream)))
+	               (void *devPtr, size_t pitch, int value, size_t width, size_t height), \
+	               (devPtr, pitch, value, width, height), MEMSET2D_FILL(0))
+#define MEMSET2D_ASYNC(sym)                                                                                \
+	MS_MEMSET_HOOK(                                                                                    \
+	        cudaError_t, NF, sym,                                                                      \
+	        (void *devPtr, size_t pitch, int value, size_t width, size_t height, cudaStream_t stream), \
+	        (devPtr, pitch, value, width, height, stream), MEMSET2D_FILL(MS_U64(stream)))
 MEMSET(cudaMemset)
 MEMSET(cudaMemset_ptds)
 MEMSET_ASYNC(cudaMemsetAsync)
@@ -313,14 +310,15 @@ MEMSET2D_ASYNC(cudaMemset2DAsync)
 MEMSET2D_ASYNC(cudaMemset2DAsync_ptsz)
 
 /* ------------------------------------------------------------ kernel launches */
-#define LAUNCH(sym)                                                                        \
-	MS_LAUNCH_HOOK(cudaError_t, NF, sym,                                               \
-		       (const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, \
-			cudaStream_t stream),                                              \
-		       (func, gridDim, blockDim, args, sharedMem, stream))
-#define LAUNCH_EX(sym)                                                                     \
-	MS_LAUNCH_HOOK(cudaError_t, NF, sym, (const cudaLaunchConfig_t *config, const void *func, void **args), \
-		       (config, func, args))
+#define LAUNCH(sym)                                                                                   \
+	MS_LAUNCH_HOOK(cudaError_t, NF, sym,                                                          \
+	               (const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, \
+	                cudaStream_t stream),                                                         \
+	               (func, gridDim, blockDim, args, sharedMem, stream))
+#define LAUNCH_EX(sym)                                                                    \
+	MS_LAUNCH_HOOK(cudaError_t, NF, sym,                                              \
+	               (const cudaLaunchConfig_t *config, const void *func, void **args), \
+	               (config, func, args))
 LAUNCH(cudaLaunchKernel)
 LAUNCH(cudaLaunchKernel_ptsz)
 LAUNCH_EX(cudaLaunchKernelExC)
@@ -353,25 +351,25 @@ static void *route_entry(const char *symbol, void *fn, int version, unsigned lon
 	return version > 0 ? ms_route_proc(symbol, version, flags, fn) : fn;
 }
 
-#define GET_ENTRY(sym, PTSZ)                                                                     \
-	MS_EXPORT cudaError_t sym(const char *symbol, void **funcPtr, unsigned long long flags,   \
-				  enum cudaDriverEntryPointQueryResult *driverStatus)            \
-	{                                                                                        \
-		__typeof__(&sym) real = MS_REAL(sym);                                            \
-		cudaError_t rc;                                                                  \
-		if (MS_UNLIKELY(!real))                                                          \
-			return NF;                                                               \
-		rc = real(symbol, funcPtr, flags, driverStatus);                                 \
-		if (rc == cudaSuccess && funcPtr && *funcPtr && !ms_in_shim(*funcPtr)) {         \
-			pthread_once(&rtv_once, init_rtv);                                       \
-			*funcPtr = route_entry(symbol, *funcPtr, runtime_version, flags, PTSZ);  \
-		}                                                                                \
-		return rc;                                                                       \
+#define GET_ENTRY(sym, PTSZ)                                                                    \
+	MS_EXPORT cudaError_t sym(const char *symbol, void **funcPtr, unsigned long long flags, \
+	                          enum cudaDriverEntryPointQueryResult *driverStatus)           \
+	{                                                                                       \
+		__typeof__(&sym) real = MS_REAL(sym);                                           \
+		cudaError_t rc;                                                                 \
+		if (MS_UNLIKELY(!real))                                                         \
+			return NF;                                                              \
+		rc = real(symbol, funcPtr, flags, driverStatus);                                \
+		if (rc == cudaSuccess && funcPtr && *funcPtr && !ms_in_shim(*funcPtr)) {        \
+			pthread_once(&rtv_once, init_rtv);                                      \
+			*funcPtr = route_entry(symbol, *funcPtr, runtime_version, flags, PTSZ); \
+		}                                                                               \
+		return rc;                                                                      \
 	}
 #define GET_ENTRY_BY_VERSION(sym, PTSZ)                                                          \
 	MS_EXPORT cudaError_t sym(const char *symbol, void **funcPtr, unsigned int cudaVersion,  \
-				  unsigned long long flags,                                      \
-				  enum cudaDriverEntryPointQueryResult *driverStatus)            \
+	                          unsigned long long flags,                                      \
+	                          enum cudaDriverEntryPointQueryResult *driverStatus)            \
 	{                                                                                        \
 		__typeof__(&sym) real = MS_REAL(sym);                                            \
 		cudaError_t rc;                                                                  \

@@ -36,7 +36,7 @@ struct hm_tab {
 
 static _Atomic(struct hm_tab *) hm_tab;
 static atomic_size_t hm_n;
-static atomic_uint hm_seq;           /* odd while a writer changes the table */
+static atomic_uint hm_seq; /* odd while a writer changes the table */
 static atomic_flag hm_wlock = ATOMIC_FLAG_INIT;
 
 /* Anonymous ranges learnt from /proc: a miss inside one needs no new read until a
@@ -137,7 +137,7 @@ static void punch(uint64_t lo, uint64_t hi)
 		i++;
 	}
 	for (j = i; j < n && t->e[j].hi <= hi; j++)
-		; /* entries wholly inside go */
+		;                       /* entries wholly inside go */
 	if (j < n && t->e[j].lo < hi) { /* trim the head of the last */
 		t->e[j].off += hi - t->e[j].lo;
 		t->e[j].lo = hi;
@@ -205,7 +205,7 @@ void ms_hostmap_note_unmap(uint64_t addr, uint64_t len)
 }
 
 void ms_hostmap_note_remap(uint64_t old, uint64_t oldlen, uint64_t addr, uint64_t len, bool had,
-			   const struct ms_fileref *was)
+                           const struct ms_fileref *was)
 {
 	struct hm_ent e = { .lo = addr, .hi = addr + len };
 

@@ -13,8 +13,8 @@
 #include "metashim.h"
 #include "trace_format.h"
 
-#define MS_HIDDEN __attribute__((visibility("hidden")))
-#define MS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MS_HIDDEN      __attribute__((visibility("hidden")))
+#define MS_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define MS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* ------------------------------------------------------------------ "config.c" */
@@ -22,21 +22,21 @@ enum ms_mode { MS_MODE_TRACE, MS_MODE_META, MS_MODE_LAYERWISE };
 
 /* Every METASHIM_* option, read once at start-up (ms_config_load) and read-only after. */
 struct ms_config {
-	enum ms_mode mode;          /* METASHIM_MODE: trace (default), meta, layerwise */
-	bool disabled;              /* METASHIM_DISABLE=1: load but record nothing */
-	char out[4096];             /* METASHIM_OUT: trace path pattern (%p pid, %r rank) */
-	char checkpoint[4096];      /* METASHIM_CHECKPOINT: safetensors file or directory */
-	char manifest[4096];        /* METASHIM_MANIFEST: JSON written by `metashim manifest` */
-	int layer_depth;            /* METASHIM_LAYER_DEPTH: name components kept; 0 = up to last dot */
-	char layer_pattern[256];    /* METASHIM_LAYER_PATTERN: regex whose first match is the layer */
-	char skip[2048];            /* METASHIM_SKIP_TENSORS: comma-separated substrings */
-	bool progress;              /* METASHIM_PROGRESS=1: live progress line on stderr */
-	int backtrace;              /* METASHIM_BACKTRACE: frames per event, 0 = off (default 16) */
-	uint64_t defer_min;         /* METASHIM_DEFER_MIN: allocations below stay real (bytes) */
-	uint64_t staging_max;       /* METASHIM_STAGING_MAX: host bytes staged for replay */
-	uint64_t scratch_bytes;     /* METASHIM_SCRATCH: size of the shared scratch allocation */
-	uint64_t buffer_bytes;      /* METASHIM_BUFFER: trace buffer size */
-	bool quiet;                 /* METASHIM_QUIET=1: no metashim: lines on stderr */
+	enum ms_mode mode;       /* METASHIM_MODE: trace (default), meta, layerwise */
+	bool disabled;           /* METASHIM_DISABLE=1: load but record nothing */
+	char out[4096];          /* METASHIM_OUT: trace path pattern (%p pid, %r rank) */
+	char checkpoint[4096];   /* METASHIM_CHECKPOINT: safetensors file or directory */
+	char manifest[4096];     /* METASHIM_MANIFEST: JSON written by `metashim manifest` */
+	int layer_depth;         /* METASHIM_LAYER_DEPTH: name components kept; 0 = up to last dot */
+	char layer_pattern[256]; /* METASHIM_LAYER_PATTERN: regex whose first match is the layer */
+	char skip[2048];         /* METASHIM_SKIP_TENSORS: comma-separated substrings */
+	bool progress;           /* METASHIM_PROGRESS=1: live progress line on stderr */
+	int backtrace;           /* METASHIM_BACKTRACE: frames per event, 0 = off (default 16) */
+	uint64_t defer_min;      /* METASHIM_DEFER_MIN: allocations below stay real (bytes) */
+	uint64_t staging_max;    /* METASHIM_STAGING_MAX: host bytes staged for replay */
+	uint64_t scratch_bytes;  /* METASHIM_SCRATCH: size of the shared scratch allocation */
+	uint64_t buffer_bytes;   /* METASHIM_BUFFER: trace buffer size */
+	bool quiet;              /* METASHIM_QUIET=1: no metashim: lines on stderr */
 };
 
 /* The configuration in force; valid after the constructor ran. */
@@ -72,12 +72,12 @@ struct ms_line {
  * restart the clock and sequence; the file itself is created lazily by the first
  * ms_line_emit. Tests may call it again with another cfg->out to capture records. */
 MS_HIDDEN int ms_trace_open(const struct ms_config *cfg);
-MS_HIDDEN void ms_trace_close(void);          /* writes footer, flushes, closes */
+MS_HIDDEN void ms_trace_close(void); /* writes footer, flushes, closes */
 MS_HIDDEN void ms_trace_flush(void);
 /* In a forked child: drop the parent's unwritten buffer and open the child's own file. */
 MS_HIDDEN void ms_trace_after_fork_child(void);
-MS_HIDDEN uint64_t ms_now_ns(void);           /* ns since trace start (monotonic) */
-MS_HIDDEN uint64_t ms_next_seq(void);         /* event sequence number, from 1 */
+MS_HIDDEN uint64_t ms_now_ns(void);   /* ns since trace start (monotonic) */
+MS_HIDDEN uint64_t ms_next_seq(void); /* event sequence number, from 1 */
 MS_HIDDEN void ms_line_begin(struct ms_line *l, const char *type);
 /* Field writers take the key's length from the caller: the inline wrappers below
  * let the compiler fold strlen of the literal keys every caller passes. */
@@ -131,7 +131,8 @@ struct ms_driver {
 	void *handle;
 	int (*cuPointerGetAttribute)(void *data, int attr, uint64_t ptr);
 	int (*cuMemGetAllocationGranularity)(size_t *gran, const void *prop, int option);
-	int (*cuMemAddressReserve)(uint64_t *ptr, size_t size, size_t align, uint64_t addr, unsigned long long flags);
+	int (*cuMemAddressReserve)(uint64_t *ptr, size_t size, size_t align, uint64_t addr,
+	                           unsigned long long flags);
 	int (*cuMemAddressFree)(uint64_t ptr, size_t size);
 	int (*cuMemCreate)(uint64_t *handle, size_t size, const void *prop, unsigned long long flags);
 	int (*cuMemRelease)(uint64_t handle);
@@ -177,35 +178,35 @@ MS_HIDDEN void *ms_lookup_after(uintptr_t after, const char *name);
  * hooks file turns it into its API's code (MS_API_ERR). */
 enum ms_err {
 	MS_ERR_NONE,
-	MS_ERR_OOM,               /* no device memory: cudaErrorMemoryAllocation, CUDA_ERROR_OUT_OF_MEMORY */
-	MS_ERR_INVALID,           /* a bad argument: cudaErrorInvalidValue, CUDA_ERROR_INVALID_VALUE */
+	MS_ERR_OOM,     /* no device memory: cudaErrorMemoryAllocation, CUDA_ERROR_OUT_OF_MEMORY */
+	MS_ERR_INVALID, /* a bad argument: cudaErrorInvalidValue, CUDA_ERROR_INVALID_VALUE */
 };
 struct ms_copy {
-	const char *api;          /* entry point name as the program called it */
-	uint64_t dst, src;        /* addresses as passed */
-	uint64_t width;           /* bytes per row; the whole copy when rows == 1 */
-	uint64_t rows;            /* 1 for linear copies */
-	uint64_t dpitch, spitch;  /* row pitches of 2D copies (width when rows == 1) */
+	const char *api;         /* entry point name as the program called it */
+	uint64_t dst, src;       /* addresses as passed */
+	uint64_t width;          /* bytes per row; the whole copy when rows == 1 */
+	uint64_t rows;           /* 1 for linear copies */
+	uint64_t dpitch, spitch; /* row pitches of 2D copies (width when rows == 1) */
 	enum ms_dir dir;
 	uint64_t stream;
-	uint64_t seq, t0;         /* set by ms_copy_begin */
-	uint32_t stack;           /* stack trie id, 0 when none */
-	bool deferred;            /* set by the core: the copy was taken, do not call real */
-	int rc;                   /* the result to return when deferred */
-	enum ms_err err;          /* set by the core: return this error (deferred or not) */
+	uint64_t seq, t0; /* set by ms_copy_begin */
+	uint32_t stack;   /* stack trie id, 0 when none */
+	bool deferred;    /* set by the core: the copy was taken, do not call real */
+	int rc;           /* the result to return when deferred */
+	enum ms_err err;  /* set by the core: return this error (deferred or not) */
 };
 struct ms_alloc {
 	const char *api;
-	uint64_t ptr;             /* result (alloc) or argument (free); the handle for handle */
-	uint64_t bytes;           /* 0 on a free when the call does not say */
+	uint64_t ptr;   /* result (alloc) or argument (free); the handle for handle */
+	uint64_t bytes; /* 0 on a free when the call does not say */
 	uint64_t stream;
 	uint64_t seq, t0;
 	uint32_t stack;
-	bool handle;              /* cuMemCreate/cuMemRelease: ptr is a physical handle */
-	bool map;                 /* cuMemMap/cuMemUnmap: addresses of memory counted at create */
-	bool deferred;            /* the core satisfied the call (deferred modes) */
+	bool handle;   /* cuMemCreate/cuMemRelease: ptr is a physical handle */
+	bool map;      /* cuMemMap/cuMemUnmap: addresses of memory counted at create */
+	bool deferred; /* the core satisfied the call (deferred modes) */
 	int rc;
-	enum ms_err err;          /* the core failed the call with this (deferred) */
+	enum ms_err err; /* the core failed the call with this (deferred) */
 };
 struct ms_memset {
 	const char *api;
@@ -215,7 +216,7 @@ struct ms_memset {
 	uint32_t stack;
 	bool deferred;
 	int rc;
-	enum ms_err err;          /* the core failed the call with this (deferred) */
+	enum ms_err err; /* the core failed the call with this (deferred) */
 };
 MS_HIDDEN void ms_copy_begin(struct ms_copy *c);
 MS_HIDDEN void ms_copy_end(struct ms_copy *c, int rc);
@@ -245,9 +246,9 @@ MS_HIDDEN void ms_registry_load(const struct ms_config *cfg);
 /* ---------------------------------------------------------------- "hostmap.c" */
 /* Where a host address lies in a file mapping. */
 struct ms_fileref {
-	uint64_t dev, ino;        /* identity of the file */
-	uint64_t offset;          /* file offset of the address */
-	uint64_t avail;           /* bytes of the mapping from the address on */
+	uint64_t dev, ino; /* identity of the file */
+	uint64_t offset;   /* file offset of the address */
+	uint64_t avail;    /* bytes of the mapping from the address on */
 };
 /* 0 and *out filled when addr lies in a file mapping; -ENOENT otherwise. */
 MS_HIDDEN int ms_hostmap_lookup(uint64_t addr, struct ms_fileref *out);
@@ -257,7 +258,7 @@ MS_HIDDEN void ms_hostmap_note_map(uint64_t addr, uint64_t len, int fd, uint64_t
 MS_HIDDEN void ms_hostmap_note_unmap(uint64_t addr, uint64_t len);
 /* had/was: whether the old range was a file mapping, and where (looked up before). */
 MS_HIDDEN void ms_hostmap_note_remap(uint64_t old, uint64_t oldlen, uint64_t addr, uint64_t len, bool had,
-				     const struct ms_fileref *was);
+                                     const struct ms_fileref *was);
 /* Layers, tensors, interval indexes, counting: see registry.h (registry.c,
  * counter.c, intervals.c, progress.c). */
 
@@ -296,27 +297,28 @@ MS_HIDDEN void ms_vmm_note_launch(const char *api);
  * power of two); the granules [*g0, *g1) of a reservation at base that the byte
  * range [lo, hi) touches. */
 MS_HIDDEN uint64_t ms_vmm_round_up(uint64_t bytes, uint64_t g);
-MS_HIDDEN void ms_vmm_granules(uint64_t base, uint64_t g, uint64_t lo, uint64_t hi, uint64_t *g0, uint64_t *g1);
+MS_HIDDEN void ms_vmm_granules(uint64_t base, uint64_t g, uint64_t lo, uint64_t hi, uint64_t *g0,
+                               uint64_t *g1);
 
 /* --- "replay.c": the log of writes into deferred memory (layerwise), in program
  * order. Not thread-safe (vmm.c's lock); knows nothing about CUDA. */
 enum ms_rlog_kind {
-	MS_RLOG_STAGED,           /* bytes copied into host memory the log owns */
-	MS_RLOG_REF,              /* bytes that stay valid where they are (a file mapping) */
-	MS_RLOG_FILL,             /* a memset: value repeated in esize-byte elements */
+	MS_RLOG_STAGED, /* bytes copied into host memory the log owns */
+	MS_RLOG_REF,    /* bytes that stay valid where they are (a file mapping) */
+	MS_RLOG_FILL,   /* a memset: value repeated in esize-byte elements */
 };
 struct ms_rlog_entry {
-	uint64_t dst, len;        /* device bytes written */
-	uint64_t seq;             /* the event that wrote them */
-	const void *src;          /* STAGED (owned), REF; NULL for FILL */
-	uint32_t value;           /* FILL */
-	uint8_t esize;            /* FILL: 1, 2 or 4 */
-	uint8_t kind;             /* enum ms_rlog_kind */
+	uint64_t dst, len; /* device bytes written */
+	uint64_t seq;      /* the event that wrote them */
+	const void *src;   /* STAGED (owned), REF; NULL for FILL */
+	uint32_t value;    /* FILL */
+	uint8_t esize;     /* FILL: 1, 2 or 4 */
+	uint8_t kind;      /* enum ms_rlog_kind */
 };
 struct ms_rlog {
 	struct ms_rlog_entry *v;
 	size_t n, cap;
-	uint64_t staged;          /* host bytes held by STAGED entries */
+	uint64_t staged; /* host bytes held by STAGED entries */
 	uint64_t staged_peak;
 };
 /* Device side of a replay: write len bytes at dst, or fill them from entry e's
@@ -331,18 +333,19 @@ struct ms_rlog_span {
 };
 /* Append a copy of len bytes from src (stage: copy them now; else keep src). */
 MS_HIDDEN int ms_rlog_add_copy(struct ms_rlog *l, uint64_t dst, const void *src, uint64_t len, bool stage,
-			       uint64_t seq);
+                               uint64_t seq);
 MS_HIDDEN int ms_rlog_add_fill(struct ms_rlog *l, uint64_t dst, uint64_t len, uint32_t value, unsigned esize,
-			       uint64_t seq);
+                               uint64_t seq);
 /* Replay, in log order, every entry's overlap with the spans; *replayed counts
  * the entries that touched any. Entries stay in the log (ms_rlog_drop). */
 MS_HIDDEN int ms_rlog_replay(struct ms_rlog *l, const struct ms_rlog_span *spans, size_t nspans,
-			     const struct ms_rlog_dev *dev, uint64_t *replayed);
+                             const struct ms_rlog_dev *dev, uint64_t *replayed);
 /* Overlay what the log wrote into [lo, hi) onto out (hi - lo bytes). */
 MS_HIDDEN void ms_rlog_read(const struct ms_rlog *l, uint64_t lo, uint64_t hi, void *out);
 MS_HIDDEN bool ms_rlog_touches(const struct ms_rlog *l, uint64_t lo, uint64_t hi);
 /* Remove (and free) the entries for which done(ctx, lo, hi) is true; returns how many. */
-MS_HIDDEN size_t ms_rlog_drop(struct ms_rlog *l, bool (*done)(void *ctx, uint64_t lo, uint64_t hi), void *ctx);
+MS_HIDDEN size_t ms_rlog_drop(struct ms_rlog *l, bool (*done)(void *ctx, uint64_t lo, uint64_t hi),
+                              void *ctx);
 MS_HIDDEN void ms_rlog_free(struct ms_rlog *l);
 /* Bytes [at, at+len) of fill e's pattern into out. */
 MS_HIDDEN void ms_rlog_fill_pattern(const struct ms_rlog_entry *e, uint64_t at, void *out, uint64_t len);
@@ -353,7 +356,7 @@ MS_HIDDEN const void *ms_rlog_file_ref(uint64_t src, uint64_t len);
 
 /* ------------------------------------------------------------------ "unwind.c" */
 /* Backtraces: the caller's stack deduplicated into a trie of (parent, pc) nodes. */
-#define MS_UNWIND_MAX_DEPTH 256   /* the most frames METASHIM_BACKTRACE may ask for */
+#define MS_UNWIND_MAX_DEPTH 256 /* the most frames METASHIM_BACKTRACE may ask for */
 /* The current call stack as a trie id (0 when backtraces are off or the trie is
  * full). The innermost frame is the caller of the shim's hook (frames inside
  * libmetashim.so are skipped). New nodes are written as `stack` records before
@@ -374,7 +377,7 @@ MS_HIDDEN void ms_unwind_reset(void);
 struct ms_unwind_sink {
 	void (*stack)(void *ctx, uint32_t id, uint32_t parent, uint64_t pc);
 	void (*module)(void *ctx, uint32_t id, uint64_t base, uint64_t end, const char *path,
-		       const char *buildid);
+	               const char *buildid);
 	void (*warn)(void *ctx, const char *msg);
 	void *ctx;
 };
@@ -394,7 +397,6 @@ MS_HIDDEN void ms_modules_self_range(uint64_t *lo, uint64_t *hi);
 /* Forget what was written (fork child, tests): the next sync writes every module. */
 MS_HIDDEN void ms_modules_reset(void);
 
-
 /* ------------------------------------------- "dtype.c", "safetensors.c", "manifest.c" */
 /* Descriptors as read from a checkpoint or a manifest, before the registry takes them.
  * These three files depend on nothing else in the shim (they are linked into the
@@ -405,18 +407,18 @@ MS_HIDDEN void ms_modules_reset(void);
 #define MS_SAFETENSORS_MAX_HEADER 100000000ull
 /* One tensor as a checkpoint or manifest describes it (not yet registered). */
 struct ms_tensor_desc {
-	char *name;               /* full tensor name, malloc'd */
-	char *layer;              /* layer name when the source gives one (manifest), else NULL */
-	char dtype[16];           /* safetensors dtype name ("BF16") */
-	uint32_t ebits;           /* bits per element (4 for F4, 8 for F8_E4M3, ...) */
+	char *name;     /* full tensor name, malloc'd */
+	char *layer;    /* layer name when the source gives one (manifest), else NULL */
+	char dtype[16]; /* safetensors dtype name ("BF16") */
+	uint32_t ebits; /* bits per element (4 for F4, 8 for F8_E4M3, ...) */
 	int ndim;
 	int64_t shape[MS_MAX_DIMS];
 	int64_t stride[MS_MAX_DIMS]; /* in elements; contiguous when the source has none */
-	uint64_t elems;           /* product of shape (1 for a scalar) */
-	char *file;               /* checkpoint file path, NULL when none */
+	uint64_t elems;              /* product of shape (1 for a scalar) */
+	char *file;                  /* checkpoint file path, NULL when none */
 	uint64_t file_dev, file_ino; /* identity of that file (stat), 0 when none or not found */
-	uint64_t foff, flen;      /* absolute byte range of the data in the file */
-	uint64_t dev_ptr;         /* device address when known (manifest), else 0 */
+	uint64_t foff, flen;         /* absolute byte range of the data in the file */
+	uint64_t dev_ptr;            /* device address when known (manifest), else 0 */
 };
 /* Order: a checkpoint's files in name order (an index's shards sorted by name), each
  * file's tensors by data offset; a manifest's tensors as the manifest lists them. */
@@ -427,7 +429,7 @@ struct ms_desc_set {
 	 * keyed by file name relative to the checkpoint (the index's own "metadata" under
 	 * the index's name), only files that have one. From a manifest: its "metadata". */
 	char *metadata_json;
-	char *source;             /* the path the set was loaded from, malloc'd, or NULL */
+	char *source; /* the path the set was loaded from, malloc'd, or NULL */
 };
 /* safetensors/torch dtype name -> bits per element, 0 when unknown. */
 MS_HIDDEN uint32_t ms_dtype_bits(const char *name);

@@ -58,24 +58,14 @@ static const char *mf_what(const json_t *v, char *buf, size_t cap)
 	if (!v)
 		return "nothing";
 	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return ms_desc_quote(json_string_value(v), buf, cap);
-	case JSON_INTEGER:
-		snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
-		return buf;
-	case JSON_REAL:
-		snprintf(buf, cap, "%g", json_real_value(v));
-		return buf;
-	case JSON_TRUE:
-		return "true";
-	case JSON_FALSE:
-		return "false";
-	case JSON_NULL:
-		return "null";
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return ms_desc_quote(json_string_value(v), buf, cap);
+	case JSON_INTEGER: snprintf(buf, cap, "%lld", (long long)json_integer_value(v)); return buf;
+	case JSON_REAL: snprintf(buf, cap, "%g", json_real_value(v)); return buf;
+	case JSON_TRUE: return "true";
+	case JSON_FALSE: return "false";
+	case JSON_NULL: return "null";
 	}
 	return "?";
 }
@@ -227,8 +217,8 @@ bad:
 	               path, mf_what(dev, what, sizeof(what)));
 }
 
-static const char *const tensor_keys[] = {"name",   "dtype",  "shape",  "stride", "file",
-                                          "offset", "length", "device", NULL};
+static const char *const tensor_keys[] = { "name",   "dtype",  "shape",  "stride", "file",
+	                                   "offset", "length", "device", NULL };
 
 static int mf_parse_tensor(struct mf_ctx *c, json_t *t, const char *path, const char *layer,
                            struct ms_tensor_desc *d)
@@ -276,7 +266,7 @@ static int mf_parse_tensor(struct mf_ctx *c, json_t *t, const char *path, const 
 	return mf_parse_device(c, t, path, d);
 }
 
-static const char *const layer_keys[] = {"name", "tensors", NULL};
+static const char *const layer_keys[] = { "name", "tensors", NULL };
 
 static int mf_parse_layer(struct mf_ctx *c, json_t *l, size_t li, struct ms_desc_set *set)
 {
@@ -319,7 +309,7 @@ static int mf_parse_layer(struct mf_ctx *c, json_t *l, size_t li, struct ms_desc
 			c->where = w;
 			c->where_cap = cap;
 		}
-		c->where[set->n - 1] = (struct mf_where){li, ti};
+		c->where[set->n - 1] = (struct mf_where){ li, ti };
 		snprintf(tpath, sizeof(tpath), "%s.tensors[%zu]", path, ti);
 		if ((rc = mf_parse_tensor(c, t, tpath, json_string_value(name), d)))
 			return rc;
@@ -426,15 +416,15 @@ static int mf_stat_files(struct mf_ctx *c, struct ms_desc_set *set, char *note, 
 			        "layers[%zu].tensors[%zu]: bytes [%llu, %llu) lie beyond the end of %s "
 			        "(%llu bytes)",
 			        w->layer, w->tensor, (unsigned long long)d->foff,
-			        (unsigned long long)d->foff + d->flen,
-			        ms_desc_quote(d->file, qf, sizeof(qf)), (unsigned long long)st.st_size);
+			        (unsigned long long)d->foff + d->flen, ms_desc_quote(d->file, qf, sizeof(qf)),
+			        (unsigned long long)st.st_size);
 		d->file_dev = (uint64_t)st.st_dev;
 		d->file_ino = (uint64_t)st.st_ino;
 	}
 	return missing;
 }
 
-static const char *const root_keys[] = {"metashim_manifest", "source", "metadata", "layers", NULL};
+static const char *const root_keys[] = { "metashim_manifest", "source", "metadata", "layers", NULL };
 
 static int mf_parse_root(struct mf_ctx *c, json_t *root, struct ms_desc_set *set)
 {
@@ -525,7 +515,7 @@ out_close:
 
 int ms_manifest_load(const char *path, struct ms_desc_set *out, char *err, size_t errcap)
 {
-	struct mf_ctx c = {.file = path ? path : "(null)", .err = err, .cap = errcap};
+	struct mf_ctx c = { .file = path ? path : "(null)", .err = err, .cap = errcap };
 	const char *slash = path ? strrchr(path, '/') : NULL;
 	json_error_t jerr;
 	json_t *root = NULL;

@@ -16,17 +16,17 @@ extern "C" {
 #endif
 
 #define METASHIM_VERSION "0.1.0"
-#define METASHIM_API __attribute__((visibility("default")))
+#define METASHIM_API     __attribute__((visibility("default")))
 
 /* Counts of one tensor or one layer, in elements. */
 struct metashim_counts {
-	uint64_t expected;  /* elements the descriptor(s) hold, skip-listed tensors excluded */
-	uint64_t copied;    /* elements summed over every copy (a copy counter) */
-	uint64_t covered;   /* unique elements written (interval union) */
-	uint32_t tensors;   /* tensors counted (1 for a tensor) */
-	uint32_t complete;  /* 1 when covered == expected for every tensor */
+	uint64_t expected;     /* elements the descriptor(s) hold, skip-listed tensors excluded */
+	uint64_t copied;       /* elements summed over every copy (a copy counter) */
+	uint64_t covered;      /* unique elements written (interval union) */
+	uint32_t tensors;      /* tensors counted (1 for a tensor) */
+	uint32_t complete;     /* 1 when covered == expected for every tensor */
 	uint32_t materialized; /* 1 when the layer has real device memory (deferred modes) */
-	uint32_t loads;     /* times the layer became complete (reloads count again) */
+	uint32_t loads;        /* times the layer became complete (reloads count again) */
 };
 
 /* Called once each time a layer becomes complete, on the thread whose copy
@@ -43,9 +43,9 @@ METASHIM_API int metashim_active(void);
 /* Describe a tensor living at dev_ptr. dtype is a safetensors name ("BF16", "F32",
  * ...) or a torch name ("bfloat16", "float32"). stride may be NULL (contiguous).
  * layer may be NULL: the name up to its last dot. */
-METASHIM_API int metashim_register_tensor(const char *layer, const char *name,
-					  uint64_t dev_ptr, const char *dtype, int ndim,
-					  const int64_t *shape, const int64_t *stride);
+METASHIM_API int metashim_register_tensor(const char *layer, const char *name, uint64_t dev_ptr,
+                                          const char *dtype, int ndim, const int64_t *shape,
+                                          const int64_t *stride);
 METASHIM_API int metashim_unregister_tensor(const char *name);
 
 METASHIM_API int metashim_tensor_counts(const char *name, struct metashim_counts *out);

@@ -178,7 +178,7 @@ static int write_module(struct dl_phdr_info *info, size_t size, void *data)
 	build_id(info, bid);
 	sink->module(sink->ctx, next_id++, lo, hi, path, bid);
 	if (n_written < MODULES_MAX)
-		written[n_written++] = (struct written_mod){lo, hi, h};
+		written[n_written++] = (struct written_mod){ lo, hi, h };
 	return 0;
 }
 
@@ -208,8 +208,8 @@ static void install_fork_handlers(void)
 
 void ms_modules_sync(void)
 {
-	struct counters c = {0};
-	struct scan sc = {0};
+	struct counters c = { 0 };
+	struct scan sc = { 0 };
 
 	pthread_once(&fork_once, install_fork_handlers);
 	/* Every dl_iterate_phdr under mod_lock: fork_prepare takes it, so no fork
@@ -274,7 +274,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data)
 
 void ms_modules_self_range(uint64_t *lo, uint64_t *hi)
 {
-	struct self_find sf = {.addr = (uint64_t)(uintptr_t)&ms_modules_self_range};
+	struct self_find sf = { .addr = (uint64_t)(uintptr_t)&ms_modules_self_range };
 
 	*lo = *hi = 0;
 	dl_iterate_phdr(find_self, &sf);

@@ -32,8 +32,8 @@ static void print_line(uint64_t now, bool final)
 	int len;
 
 	len = snprintf(buf, sizeof(buf), "\rmetashim: layers %zu/%zu complete, %.2f GB loaded, %.2f GB/s%s",
-		       ms_count_layers_complete(), ms_registry_layers_countable(), (double)bytes / 1e9,
-		       secs > 0 ? (double)bytes / 1e9 / secs : 0.0, final ? "   \n" : "   ");
+	               ms_count_layers_complete(), ms_registry_layers_countable(), (double)bytes / 1e9,
+	               secs > 0 ? (double)bytes / 1e9 / secs : 0.0, final ? "   \n" : "   ");
 	if (len > 0)
 		(void)!write(STDERR_FILENO, buf, (size_t)len < sizeof(buf) ? (size_t)len : sizeof(buf) - 1);
 }

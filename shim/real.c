@@ -47,9 +47,9 @@ static void *wrapper_of(int id)
 
 /* ------------------------------------------------------------ the real dlsym */
 typedef void *(*dlsym_fn)(void *, const char *);
-void *ms_dlsym_next;                 /* the real dlsym; hooks_dlsym.c jumps to it */
+void *ms_dlsym_next; /* the real dlsym; hooks_dlsym.c jumps to it */
 static pthread_once_t dlsym_once = PTHREAD_ONCE_INIT;
-static uintptr_t shim_lo, shim_hi;   /* the shim's own mapping */
+static uintptr_t shim_lo, shim_hi; /* the shim's own mapping */
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -147,7 +147,7 @@ void *ms_lookup_after(uintptr_t after, const char *name)
 
 	if (!l)
 		return NULL;
-	ms_in_shim(NULL);     /* shim_lo below */
+	ms_in_shim(NULL); /* shim_lo below */
 	l->n = 0;
 	/* Collect first, dlopen after: dlopen inside the dl_iterate_phdr callback
 	 * would take the loader's locks in the opposite order. */
@@ -182,7 +182,7 @@ static void *remember(int id, void *real)
 	if (!real || ms_in_shim(real))
 		return __atomic_load_n(&slots[id], __ATOMIC_ACQUIRE);
 	if (!__atomic_compare_exchange_n(&slots[id], &expected, real, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE))
+	                                 __ATOMIC_ACQUIRE))
 		return expected;
 	return real;
 }
@@ -318,8 +318,8 @@ const struct ms_driver *ms_driver(void)
 
 /* CU_POINTER_ATTRIBUTE_MEMORY_TYPE and the CUmemorytype values. */
 #define ATTR_MEMORY_TYPE 2
-#define MEMTYPE_DEVICE 2
-#define MEMTYPE_UNIFIED 4
+#define MEMTYPE_DEVICE   2
+#define MEMTYPE_UNIFIED  4
 
 bool ms_is_device_ptr(uint64_t addr)
 {

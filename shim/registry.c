@@ -32,8 +32,8 @@
 
 /* -------------------------------------------------------------------- state */
 struct ms_ent {
-	uint64_t k1, k2;   /* file dev, ino (0, 0 in the device index) */
-	uint64_t lo, hi;   /* [lo, hi): device addresses or file offsets */
+	uint64_t k1, k2; /* file dev, ino (0, 0 in the device index) */
+	uint64_t lo, hi; /* [lo, hi): device addresses or file offsets */
 	struct ms_reg_tensor *t;
 };
 struct ms_run {
@@ -60,7 +60,7 @@ static size_t nlayers, layers_cap;
  * hash match (one cache line per probe, not one per name). */
 struct name_slot {
 	uint64_t hash;
-	const char *key;   /* NULL: empty */
+	const char *key; /* NULL: empty */
 	void *val;
 };
 struct name_tab {
@@ -148,7 +148,7 @@ static size_t run_upper(const struct ms_run *r, uint64_t k1, uint64_t k2, uint64
 
 /* Hot path: the entry of (k1, k2) containing x. */
 static bool index_find(_Atomic(struct ms_index *) *pidx, uint64_t k1, uint64_t k2, uint64_t x,
-		       struct ms_hit *hit)
+                       struct ms_hit *hit)
 {
 	unsigned p = read_enter();
 	struct ms_index *idx = atomic_load(pidx);
@@ -304,8 +304,8 @@ struct dev_ent {
  * end, tensor and neighbours on one or two lines). */
 struct dev_run {
 	size_t n;
-	uint64_t *lo;                  /* starts, sorted */
-	struct dev_ent *e;             /* [lo, hi) -> t, same order, disjoint */
+	uint64_t *lo;      /* starts, sorted */
+	struct dev_ent *e; /* [lo, hi) -> t, same order, disjoint */
 };
 #define DEV_RUNS 64
 /* Runs largest first; each holds more than twice the entries of the next, so a
@@ -656,8 +656,8 @@ static size_t drop_overlaps(struct dev_ent *d, size_t n)
 	}
 	if (dropped)
 		ms_warn("%zu tensor descriptor(s) overlap another's device range; their device "
-			"addresses were ignored",
-			dropped);
+		        "addresses were ignored",
+		        dropped);
 	return k;
 }
 
@@ -680,7 +680,8 @@ static int rebuild_indexes(void)
 		if (t->dev && t->nbytes)
 			d[nd++] = (struct dev_ent){ t->dev, t->dev + t->nbytes, t };
 		if (t->file_ino && t->flen)
-			f->e[nf++] = (struct ms_ent){ t->file_dev, t->file_ino, t->foff, t->foff + t->flen, t };
+			f->e[nf++] =
+			        (struct ms_ent){ t->file_dev, t->file_ino, t->foff, t->foff + t->flen, t };
 	}
 	f->n = nf;
 	nd = drop_overlaps(d, nd);
@@ -807,8 +808,8 @@ static void naming_configure(const struct ms_config *cfg)
 			naming.has_re = true;
 		else
 			ms_warn("METASHIM_LAYER_PATTERN '%s' is not a valid POSIX extended regex; "
-				"layers are named by the last dot instead",
-				cfg->layer_pattern);
+			        "layers are named by the last dot instead",
+			        cfg->layer_pattern);
 	}
 	snprintf(naming.skip, sizeof(naming.skip), "%s", cfg->skip);
 	naming.skip_len = strlen(naming.skip);
@@ -1016,8 +1017,8 @@ static int span_of(const struct ms_tensor_desc *d, uint64_t *elems, uint64_t *sp
 			return -EOVERFLOW;
 		if (!ext)
 			n = 0;
-		if (ext > 1 && (__builtin_mul_overflow(ext - 1, st, &step) ||
-				__builtin_add_overflow(last, step, &last)))
+		if (ext > 1 &&
+		    (__builtin_mul_overflow(ext - 1, st, &step) || __builtin_add_overflow(last, step, &last)))
 			return -EOVERFLOW;
 		if (ext > 1 && d->stride[i] != want)
 			contiguous = false;
@@ -1154,7 +1155,7 @@ int ms_registry_add(const struct ms_tensor_desc *d, struct ms_reg_tensor **out)
 		rc = dev_add_locked(t->dev, t->dev + t->nbytes, t);
 	if (!rc && t->file_ino && t->flen)
 		rc = index_insert(&file_idx, &(struct ms_ent){ t->file_dev, t->file_ino, t->foff,
-							       t->foff + t->flen, t });
+		                                               t->foff + t->flen, t });
 	if (!rc)
 		trace_tensor(t);
 	pthread_mutex_unlock(&reg_lock);
@@ -1306,13 +1307,13 @@ static size_t add_set_locked(const struct ms_desc_set *set, const char *what)
 	}
 	if (dup || bad)
 		ms_warn("%s: %zu tensor(s) already registered or overlapping another's device range, "
-			"%zu invalid (unknown dtype or shape); they were left out",
-			what, dup, bad);
+		        "%zu invalid (unknown dtype or shape); they were left out",
+		        what, dup, bad);
 	return added;
 }
 
 static void load_source(const char *path, const char *what,
-			int (*load)(const char *, struct ms_desc_set *, char *, size_t))
+                        int (*load)(const char *, struct ms_desc_set *, char *, size_t))
 {
 	struct ms_desc_set set = { 0 };
 	char err[1024] = "";
@@ -1321,7 +1322,7 @@ static void load_source(const char *path, const char *what,
 	rc = load(path, &set, err, sizeof(err));
 	if (rc) {
 		ms_warn("cannot use %s %s: %s; carrying on without its descriptors", what, path,
-			err[0] ? err : strerror(-rc));
+		        err[0] ? err : strerror(-rc));
 		ms_desc_set_free(&set);
 		return;
 	}
@@ -1345,7 +1346,7 @@ void ms_registry_load(const struct ms_config *cfg)
 	pthread_mutex_lock(&reg_lock);
 	if (rebuild_indexes())
 		ms_warn("out of memory indexing %zu tensor descriptors; copies will not be attributed",
-			ntensors);
+		        ntensors);
 	/* From now on records go to the trace; catch up with API registrations made
 	 * before the trace was open. */
 	trace_live = true;

@@ -25,9 +25,9 @@ struct ms_iv {
 	uint64_t lo, hi;
 };
 struct ms_ivset {
-	uint32_t n;                      /* intervals in use */
-	uint32_t cap;                    /* capacity of heap (0: inline storage) */
-	struct ms_iv *heap;              /* spilled storage, NULL while inline */
+	uint32_t n;                        /* intervals in use */
+	uint32_t cap;                      /* capacity of heap (0: inline storage) */
+	struct ms_iv *heap;                /* spilled storage, NULL while inline */
 	struct ms_iv inl[MS_IVSET_INLINE]; /* inline storage */
 };
 /* Add [lo, hi); *added receives the bytes not covered before. 0, or -ENOMEM when
@@ -46,47 +46,47 @@ struct ms_reg_layer;
  * `dev` is written once (registration or bind) under the registry lock; the
  * counting fields belong to counter.c and are guarded by layer->lock. */
 struct ms_reg_tensor {
-	uint32_t id;                  /* id in the trace (tensor records), from 1 */
-	char *name;                   /* full tensor name */
-	struct ms_reg_layer *layer;   /* owning layer */
-	char dtype[16];               /* canonical safetensors dtype name */
-	uint32_t ebits;               /* bits per element */
-	int ndim;                     /* dimensions (0 for a scalar) */
-	int64_t shape[MS_MAX_DIMS];   /* extent per dimension */
-	int64_t stride[MS_MAX_DIMS];  /* in elements */
-	uint64_t elems;               /* product of shape */
-	uint64_t expected;            /* elements counted: elems, or the span of a strided view */
-	uint64_t nbytes;              /* bytes of the device span (and of the file range) */
-	bool skip;                    /* skip-listed: registered, outside layer totals */
-	bool dead;                    /* unregistered: ignored by lookups and totals */
-	bool traced;                  /* its tensor record has been written */
-	char *file;                   /* checkpoint file, NULL when no source */
-	uint64_t file_dev, file_ino;  /* identity of that file */
-	uint64_t foff, flen;          /* byte range of the data in the file */
-	uint64_t dev;                 /* device address of the span, 0 when unknown */
+	uint32_t id;                 /* id in the trace (tensor records), from 1 */
+	char *name;                  /* full tensor name */
+	struct ms_reg_layer *layer;  /* owning layer */
+	char dtype[16];              /* canonical safetensors dtype name */
+	uint32_t ebits;              /* bits per element */
+	int ndim;                    /* dimensions (0 for a scalar) */
+	int64_t shape[MS_MAX_DIMS];  /* extent per dimension */
+	int64_t stride[MS_MAX_DIMS]; /* in elements */
+	uint64_t elems;              /* product of shape */
+	uint64_t expected;           /* elements counted: elems, or the span of a strided view */
+	uint64_t nbytes;             /* bytes of the device span (and of the file range) */
+	bool skip;                   /* skip-listed: registered, outside layer totals */
+	bool dead;                   /* unregistered: ignored by lookups and totals */
+	bool traced;                 /* its tensor record has been written */
+	char *file;                  /* checkpoint file, NULL when no source */
+	uint64_t file_dev, file_ino; /* identity of that file */
+	uint64_t foff, flen;         /* byte range of the data in the file */
+	uint64_t dev;                /* device address of the span, 0 when unknown */
 	/* counting state: counter.c, under layer->lock */
-	uint64_t copied_bits;         /* bits summed over every copy piece */
-	uint64_t covered_bytes;       /* bytes of the span written at least once */
-	struct ms_ivset cov;          /* which bytes of the span were written */
-	bool done;                    /* covered_bytes == nbytes */
+	uint64_t copied_bits;   /* bits summed over every copy piece */
+	uint64_t covered_bytes; /* bytes of the span written at least once */
+	struct ms_ivset cov;    /* which bytes of the span were written */
+	bool done;              /* covered_bytes == nbytes */
 };
 
 /* One layer: its tensors and its load state. `lock` guards the counting state of
  * the layer and of its tensors, and the tensors array. vmm.c keeps its own
  * per-layer state behind `vmm` (registry never touches it). */
 struct ms_reg_layer {
-	uint32_t id;                  /* id in the trace (layer records), from 1 */
-	char *name;                   /* layer name */
-	bool traced;                  /* its layer record has been written */
-	pthread_mutex_t lock;         /* counting state, tensors[] */
+	uint32_t id;                    /* id in the trace (layer records), from 1 */
+	char *name;                     /* layer name */
+	bool traced;                    /* its layer record has been written */
+	pthread_mutex_t lock;           /* counting state, tensors[] */
 	struct ms_reg_tensor **tensors; /* registration order, dead ones included */
-	uint32_t ntensors, cap;       /* entries and capacity of tensors */
-	uint32_t nreq;                /* live, non-skipped tensors: what completion needs */
-	uint32_t ndone;               /* of those, complete */
-	bool complete;                /* ndone == nreq > 0, reached through a copy */
-	uint32_t loads;               /* times it became complete */
-	bool materialized;            /* has real device memory (vmm.c sets it) */
-	void *vmm;                    /* vmm.c's per-layer state */
+	uint32_t ntensors, cap;         /* entries and capacity of tensors */
+	uint32_t nreq;                  /* live, non-skipped tensors: what completion needs */
+	uint32_t ndone;                 /* of those, complete */
+	bool complete;                  /* ndone == nreq > 0, reached through a copy */
+	uint32_t loads;                 /* times it became complete */
+	bool materialized;              /* has real device memory (vmm.c sets it) */
+	void *vmm;                      /* vmm.c's per-layer state */
 };
 
 /* A lookup result: the tensor and the range that matched (device addresses for
@@ -124,7 +124,7 @@ MS_HIDDEN struct ms_reg_tensor *ms_registry_tensor(const char *name);
 MS_HIDDEN struct ms_reg_layer *ms_registry_layer(const char *name);
 MS_HIDDEN size_t ms_registry_layer_count(void);
 MS_HIDDEN struct ms_reg_layer *ms_registry_layer_at(size_t i);
-MS_HIDDEN size_t ms_registry_tensor_count(void);        /* dead ones included */
+MS_HIDDEN size_t ms_registry_tensor_count(void); /* dead ones included */
 MS_HIDDEN struct ms_reg_tensor *ms_registry_tensor_at(size_t i);
 /* Layers that can complete (nreq > 0). */
 MS_HIDDEN size_t ms_registry_layers_countable(void);

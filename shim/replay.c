@@ -61,12 +61,16 @@ int ms_rlog_add_copy(struct ms_rlog *l, uint64_t dst, const void *src, uint64_t 
 			l->staged_peak = l->staged;
 	}
 	e = &l->v[l->n++];
-	*e = (struct ms_rlog_entry){ .dst = dst, .len = len, .seq = seq, .kind = stage ? MS_RLOG_STAGED : MS_RLOG_REF,
-				     .src = stage ? buf : src };
+	*e = (struct ms_rlog_entry){ .dst = dst,
+		                     .len = len,
+		                     .seq = seq,
+		                     .kind = stage ? MS_RLOG_STAGED : MS_RLOG_REF,
+		                     .src = stage ? buf : src };
 	return 0;
 }
 
-int ms_rlog_add_fill(struct ms_rlog *l, uint64_t dst, uint64_t len, uint32_t value, unsigned esize, uint64_t seq)
+int ms_rlog_add_fill(struct ms_rlog *l, uint64_t dst, uint64_t len, uint32_t value, unsigned esize,
+                     uint64_t seq)
 {
 	if (!len)
 		return 0;
@@ -74,8 +78,12 @@ int ms_rlog_add_fill(struct ms_rlog *l, uint64_t dst, uint64_t len, uint32_t val
 		return -EINVAL;
 	if (grow(l))
 		return -ENOMEM;
-	l->v[l->n++] = (struct ms_rlog_entry){ .dst = dst, .len = len, .seq = seq, .kind = MS_RLOG_FILL,
-					       .esize = (uint8_t)esize, .value = value };
+	l->v[l->n++] = (struct ms_rlog_entry){ .dst = dst,
+		                               .len = len,
+		                               .seq = seq,
+		                               .kind = MS_RLOG_FILL,
+		                               .esize = (uint8_t)esize,
+		                               .value = value };
 	return 0;
 }
 
@@ -103,7 +111,7 @@ static bool overlap(const struct ms_rlog_entry *e, uint64_t lo, uint64_t hi, uin
 }
 
 int ms_rlog_replay(struct ms_rlog *l, const struct ms_rlog_span *spans, size_t nspans,
-		   const struct ms_rlog_dev *dev, uint64_t *replayed)
+                   const struct ms_rlog_dev *dev, uint64_t *replayed)
 {
 	uint64_t count = 0;
 	int err = 0;
@@ -121,7 +129,8 @@ int ms_rlog_replay(struct ms_rlog *l, const struct ms_rlog_span *spans, size_t n
 			if (e->kind == MS_RLOG_FILL)
 				err = dev->fill(dev->ctx, e, a, b - a);
 			else
-				err = dev->write(dev->ctx, a, (const unsigned char *)e->src + (a - e->dst), b - a);
+				err = dev->write(dev->ctx, a, (const unsigned char *)e->src + (a - e->dst),
+				                 b - a);
 		}
 		count += hit;
 	}

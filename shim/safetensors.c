@@ -143,24 +143,14 @@ static const char *st_what(const json_t *v, char *buf, size_t cap)
 	if (!v)
 		return "nothing";
 	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return ms_desc_quote(json_string_value(v), buf, cap);
-	case JSON_INTEGER:
-		snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
-		return buf;
-	case JSON_REAL:
-		snprintf(buf, cap, "%g", json_real_value(v));
-		return buf;
-	case JSON_TRUE:
-		return "true";
-	case JSON_FALSE:
-		return "false";
-	case JSON_NULL:
-		return "null";
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return ms_desc_quote(json_string_value(v), buf, cap);
+	case JSON_INTEGER: snprintf(buf, cap, "%lld", (long long)json_integer_value(v)); return buf;
+	case JSON_REAL: snprintf(buf, cap, "%g", json_real_value(v)); return buf;
+	case JSON_TRUE: return "true";
+	case JSON_FALSE: return "false";
+	case JSON_NULL: return "null";
 	}
 	return "?";
 }
@@ -523,9 +513,8 @@ static int st_load_file(struct st_ctx *c, const char *file, const char *rel, str
 	root = json_loadb(text, hlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		rc = st_fail(c, -EINVAL, "%s: byte %llu (header line %d, column %d): invalid header JSON: %s",
-		             file,
-		             8 + (unsigned long long)(jerr.position > 0 ? jerr.position : 0),
-		             jerr.line, jerr.column, jerr.text);
+		             file, 8 + (unsigned long long)(jerr.position > 0 ? jerr.position : 0), jerr.line,
+		             jerr.column, jerr.text);
 		goto out_free;
 	}
 	rc = st_parse_header(c, file, rel, root, hlen, (uint64_t)st.st_size, set, &st);
@@ -847,7 +836,7 @@ out_idx:
 
 int ms_safetensors_load(const char *path, struct ms_desc_set *out, char *err, size_t errcap)
 {
-	struct st_ctx c = {.err = err, .cap = errcap};
+	struct st_ctx c = { .err = err, .cap = errcap };
 	struct stat st;
 	int rc;
 

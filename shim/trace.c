@@ -26,23 +26,23 @@ extern char **environ;
 /* Everything below is guarded by `lock`, except the atomics. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-	bool configured;        /* ms_trace_open ran */
-	bool failed;            /* an internal error turned tracing off */
-	bool closed;            /* the footer is written; later records are dropped */
-	bool quiet;             /* no metashim: lines on stderr */
-	bool write_through;     /* forked child: every record written at once */
-	int fd;                 /* -1 until the first record creates the file */
-	char *buf;              /* records not yet written, whole lines only */
+	bool configured;    /* ms_trace_open ran */
+	bool failed;        /* an internal error turned tracing off */
+	bool closed;        /* the footer is written; later records are dropped */
+	bool quiet;         /* no metashim: lines on stderr */
+	bool write_through; /* forked child: every record written at once */
+	int fd;             /* -1 until the first record creates the file */
+	char *buf;          /* records not yet written, whole lines only */
 	size_t cap, len;
-	uint64_t oldest_ns;     /* when the oldest byte in buf was appended */
-	uint64_t dropped;       /* records lost (tracing off, after close) */
+	uint64_t oldest_ns; /* when the oldest byte in buf was appended */
+	uint64_t dropped;   /* records lost (tracing off, after close) */
 	enum ms_mode mode;
-	char pattern[4096];     /* METASHIM_OUT */
-	char path[4096 + 16];   /* the file actually created */
+	char pattern[4096];   /* METASHIM_OUT */
+	char path[4096 + 16]; /* the file actually created */
 } tr = { .fd = -1 };
 
 static uint64_t start_mono_ns, start_wall_ns;
-static uint64_t seq_counter;    /* atomic */
+static uint64_t seq_counter; /* atomic */
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -123,9 +123,10 @@ void ms_say(const char *fmt, ...)
 /* Room for the text of a line, as ms_trace_encode counts it (text + NUL). */
 #define LINE_ROOM (MS_TRACE_MAX_LINE - 1)
 
-static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-				 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-				 "8081828384858687888990919293949596979899";
+static const char digits2[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
 
 /* Decimal digits of v. */
 static unsigned dec_len(uint64_t v)
@@ -292,7 +293,7 @@ static void fail_locked(const char *what, int err)
 	tr.fd = -1;
 	tr.len = 0;
 	n = (size_t)snprintf(msg, sizeof(msg), "metashim: %s %s: %s; tracing is off\n", what,
-			     tr.path[0] ? tr.path : tr.pattern, strerror(err));
+	                     tr.path[0] ? tr.path : tr.pattern, strerror(err));
 	if (!tr.quiet)
 		write_all(STDERR_FILENO, msg, n < sizeof(msg) ? n : sizeof(msg) - 1);
 }
@@ -378,8 +379,8 @@ static int create_file(void)
 		if (fd >= 0) {
 			if (i) {
 				char msg[sizeof(tr.path) * 2 + 64];
-				int n = snprintf(msg, sizeof(msg), "metashim: %s exists; writing %s instead\n",
-						 base, tr.path);
+				int n = snprintf(msg, sizeof(msg),
+				                 "metashim: %s exists; writing %s instead\n", base, tr.path);
 
 				if (!tr.quiet && n > 0)
 					write_all(STDERR_FILENO, msg, strnlen(msg, sizeof(msg)));
@@ -510,7 +511,7 @@ static void append(struct ms_line *l, bool create)
 		goto out_drop;
 	if (tr.len + l->len + 1 > tr.cap) {
 		if (tr.fd < 0)
-			goto out_drop;   /* pending warnings filled the buffer */
+			goto out_drop; /* pending warnings filled the buffer */
 		flush_locked();
 		if (tr.failed)
 			goto out_drop;

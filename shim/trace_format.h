@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MS_TRACE_MAGIC "metashim-trace"
+#define MS_TRACE_MAGIC   "metashim-trace"
 #define MS_TRACE_VERSION 1
 
 /* Record types (the first word of a line) and their fields.
@@ -74,29 +74,29 @@
  *                                           lost (tracing turned off, after the end)
  */
 
-#define MS_REC_HEADER "header"
-#define MS_REC_OPTION "option"
-#define MS_REC_MODULE "module"
-#define MS_REC_STACK "stack"
-#define MS_REC_LAYER "layer"
-#define MS_REC_TENSOR "tensor"
-#define MS_REC_BIND "bind"
-#define MS_REC_ALLOC "alloc"
-#define MS_REC_FREE "free"
-#define MS_REC_COPY "copy"
-#define MS_REC_MEMSET "memset"
-#define MS_REC_ATTR "attr"
-#define MS_REC_UNATTR "unattr"
-#define MS_REC_PROBLEM "problem"
-#define MS_REC_COMPLETE "complete"
-#define MS_REC_MARK "mark"
-#define MS_REC_LAUNCH "launch"
-#define MS_REC_MEM "mem"
+#define MS_REC_HEADER      "header"
+#define MS_REC_OPTION      "option"
+#define MS_REC_MODULE      "module"
+#define MS_REC_STACK       "stack"
+#define MS_REC_LAYER       "layer"
+#define MS_REC_TENSOR      "tensor"
+#define MS_REC_BIND        "bind"
+#define MS_REC_ALLOC       "alloc"
+#define MS_REC_FREE        "free"
+#define MS_REC_COPY        "copy"
+#define MS_REC_MEMSET      "memset"
+#define MS_REC_ATTR        "attr"
+#define MS_REC_UNATTR      "unattr"
+#define MS_REC_PROBLEM     "problem"
+#define MS_REC_COMPLETE    "complete"
+#define MS_REC_MARK        "mark"
+#define MS_REC_LAUNCH      "launch"
+#define MS_REC_MEM         "mem"
 #define MS_REC_MATERIALIZE "materialize"
-#define MS_REC_RELEASE "release"
-#define MS_REC_WARN "warn"
-#define MS_REC_FINAL "final"
-#define MS_REC_FOOTER "footer"
+#define MS_REC_RELEASE     "release"
+#define MS_REC_WARN        "warn"
+#define MS_REC_FINAL       "final"
+#define MS_REC_FOOTER      "footer"
 
 /* Copy directions, as written in `dir`. */
 enum ms_dir { MS_DIR_H2D, MS_DIR_D2H, MS_DIR_D2D, MS_DIR_H2H, MS_DIR_P2P, MS_DIR_COUNT };

@@ -59,7 +59,7 @@ struct tcache {
 };
 
 static struct slot first_slots[TABLE_FIRST_SLOTS];
-static struct table first_table = {TABLE_FIRST_SLOTS - 1, NULL, first_slots};
+static struct table first_table = { TABLE_FIRST_SLOTS - 1, NULL, first_slots };
 static _Atomic(struct table *) cur_table = &first_table;
 
 /* Guards inserts, growth and the counters below; taken after unwinding, never before. */
@@ -114,7 +114,7 @@ static void trace_warn(void *ctx, const char *msg)
 	ms_warn("%s", msg);
 }
 
-static const struct ms_unwind_sink trace_sink = {trace_stack, trace_module, trace_warn, NULL};
+static const struct ms_unwind_sink trace_sink = { trace_stack, trace_module, trace_warn, NULL };
 static const struct ms_unwind_sink *sink = &trace_sink;
 
 void ms_unwind_set_sink(const struct ms_unwind_sink *s)

@@ -22,15 +22,15 @@
 
 #include "registry.h"
 
-#define G_REAL 1u  /* the granule has its own physical memory */
-#define G_HEAD 2u  /* a mapping starts at this granule */
+#define G_REAL 1u /* the granule has its own physical memory */
+#define G_HEAD 2u /* a mapping starts at this granule */
 
 /* One reservation: what cudaMalloc / cuMemAlloc returned in a deferred mode. */
 struct vres {
-	uint64_t base, size;     /* address and reserved bytes (granule multiple) */
-	uint64_t bytes;          /* bytes the program asked for */
+	uint64_t base, size; /* address and reserved bytes (granule multiple) */
+	uint64_t bytes;      /* bytes the program asked for */
 	uint64_t ngran;
-	uint8_t *g;              /* per granule: G_REAL | G_HEAD */
+	uint8_t *g; /* per granule: G_REAL | G_HEAD */
 };
 
 /* A layer's backup (METASHIM_RELEASE_BACKUP): host copies of released spans. */
@@ -41,7 +41,7 @@ struct vbackup {
 struct vlayer {
 	struct vbackup *bk;
 	size_t nbk;
-	bool early;              /* materialized before it was complete (staging bound) */
+	bool early; /* materialized before it was complete (staging bound) */
 };
 
 /* A run of granules [g0, g1) of one reservation. */
@@ -51,19 +51,19 @@ struct run {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_bool active;          /* a reservation exists (read without the lock) */
-static bool settled;                /* layerwise finalize ran: new allocations are real */
-static bool ready, broken;          /* set up; set-up failed (defer nothing) */
-static uint64_t gran;               /* VMM granularity, bytes */
-static CUmemAllocationProp prop;    /* pinned device memory on `prop.location.id` */
-static CUmemAccessDesc rw_access;     /* read-write from that device */
-static uint64_t scratch;            /* the scratch allocation's handle */
+static atomic_bool active;        /* a reservation exists (read without the lock) */
+static bool settled;              /* layerwise finalize ran: new allocations are real */
+static bool ready, broken;        /* set up; set-up failed (defer nothing) */
+static uint64_t gran;             /* VMM granularity, bytes */
+static CUmemAllocationProp prop;  /* pinned device memory on `prop.location.id` */
+static CUmemAccessDesc rw_access; /* read-write from that device */
+static uint64_t scratch;          /* the scratch allocation's handle */
 static uint64_t scratch_size;
-static struct vres **res;           /* sorted by base */
+static struct vres **res; /* sorted by base */
 static size_t nres, capres;
-static struct ms_rlog rlog;         /* recorded writes (layerwise) */
+static struct ms_rlog rlog; /* recorded writes (layerwise) */
 static uint64_t reserved, materialized, backup_bytes;
-static uint64_t mem_last_t;         /* when the last staging-driven mem record went out */
+static uint64_t mem_last_t; /* when the last staging-driven mem record went out */
 static atomic_uint_fast64_t launches;
 static __thread enum ms_err pending_err;
 
@@ -109,8 +109,8 @@ static void emit_mem(void)
 	ms_line_emit(&l);
 }
 
-static void emit_materialize(const struct ms_reg_layer *l, uint64_t t0, uint64_t bytes, uint64_t copies, bool ok,
-			     const char *why)
+static void emit_materialize(const struct ms_reg_layer *l, uint64_t t0, uint64_t bytes, uint64_t copies,
+                             bool ok, const char *why)
 {
 	struct ms_line line;
 
@@ -129,7 +129,7 @@ static void emit_materialize(const struct ms_reg_layer *l, uint64_t t0, uint64_t
 /* --------------------------------------------------------------- set-up */
 /* A current context for the shim's own driver calls: a runtime program's first
  * cudaMalloc is what would have created it, and it never reaches the runtime. */
-static void *vmm_ctx;                /* the context the shim's calls run in */
+static void *vmm_ctx; /* the context the shim's calls run in */
 
 static int ensure_context(const struct ms_driver *d, int *dev)
 {
@@ -177,7 +177,8 @@ static int setup(void)
 	broken = true;
 	if (!d || !d->cuMemAddressReserve || !d->cuMemCreate || !d->cuMemMap || !d->cuMemSetAccess ||
 	    !d->cuMemGetAllocationGranularity || !d->cuMemcpyHtoD || !d->cuMemcpyDtoH) {
-		ms_warn("deferred memory off: the driver lacks virtual memory management; allocations stay real");
+		ms_warn("deferred memory off: the driver lacks virtual memory management; allocations stay "
+		        "real");
 		return -ENOSYS;
 	}
 	if (ensure_context(d, &dev)) {
@@ -188,7 +189,8 @@ static int setup(void)
 	prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
 	prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
 	prop.location.id = dev;
-	if (d->cuMemGetAllocationGranularity(&g, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM) || !g || (g & (g - 1))) {
+	if (d->cuMemGetAllocationGranularity(&g, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM) || !g ||
+	    (g & (g - 1))) {
 		ms_warn("deferred memory off: cuMemGetAllocationGranularity failed; allocations stay real");
 		return -EIO;
 	}
@@ -197,8 +199,10 @@ static int setup(void)
 	rw_access.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
 	scratch_size = ms_vmm_round_up(ms_cfg.scratch_bytes ? ms_cfg.scratch_bytes : gran, gran);
 	if (d->cuMemCreate(&scratch, scratch_size, &prop, 0)) {
-		ms_warn("deferred memory off: cannot create the %llu-byte scratch allocation (METASHIM_SCRATCH); "
-			"allocations stay real", (unsigned long long)scratch_size);
+		ms_warn("deferred memory off: cannot create the %llu-byte scratch allocation "
+		        "(METASHIM_SCRATCH); "
+		        "allocations stay real",
+		        (unsigned long long)scratch_size);
 		return -ENOMEM;
 	}
 	broken = false;
@@ -343,8 +347,9 @@ static int make_real(struct vres *r, uint64_t a, uint64_t b, bool cut_first, boo
 	if (!err && (map_scratch(r, A, a) || map_scratch(r, b, B) || set_access(r, A, B)))
 		err = -EIO;
 	if (err)
-		ms_warn("materializing %#llx..%#llx failed in the driver; device contents there are undefined",
-			(unsigned long long)va(r, a), (unsigned long long)va(r, b));
+		ms_warn("materializing %#llx..%#llx failed in the driver; device contents there are "
+		        "undefined",
+		        (unsigned long long)va(r, a), (unsigned long long)va(r, b));
 	materialized += (b - a) * gran;
 	return err;
 }
@@ -496,8 +501,8 @@ static int layer_runs(struct ms_reg_layer *l, struct run **out, size_t *n)
 		if (t->dead || !t->dev || !t->nbytes || !(r = find_res(t->dev)))
 			continue;
 		v[k].r = r;
-		ms_vmm_granules(r->base, gran, t->dev, min_u64(t->dev + t->nbytes, r->base + r->size), &v[k].g0,
-				&v[k].g1);
+		ms_vmm_granules(r->base, gran, t->dev, min_u64(t->dev + t->nbytes, r->base + r->size),
+		                &v[k].g0, &v[k].g1);
 		k++;
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -566,7 +571,10 @@ static int materialize_locked(struct ms_reg_layer *l, const struct vlayer *resto
 {
 	uint64_t t0 = ms_now_ns(), bytes = 0, copies = 0;
 	struct ms_rlog_span *spans = NULL;
-	struct { struct vres *r; uint64_t a, b; } *made = NULL;
+	struct {
+		struct vres *r;
+		uint64_t a, b;
+	} *made = NULL;
 	size_t nruns = 0, nspans = 0, nmade = 0, cap;
 	struct run *runs = NULL;
 	int err;
@@ -590,8 +598,9 @@ static int materialize_locked(struct ms_reg_layer *l, const struct vlayer *resto
 			if (!r)
 				continue;
 			runs[nruns].r = r;
-			ms_vmm_granules(r->base, gran, restore->bk[i].va, restore->bk[i].va + restore->bk[i].len,
-					&runs[nruns].g0, &runs[nruns].g1);
+			ms_vmm_granules(r->base, gran, restore->bk[i].va,
+			                restore->bk[i].va + restore->bk[i].len, &runs[nruns].g0,
+			                &runs[nruns].g1);
 			nruns++;
 		}
 	}
@@ -635,8 +644,9 @@ static int materialize_locked(struct ms_reg_layer *l, const struct vlayer *resto
 	if (!err)
 		err = ms_rlog_replay(&rlog, spans, nspans, &devio, &copies);
 	if (err)
-		ms_warn("replaying recorded copies into layer %s failed (%d); its device contents may be incomplete",
-			l->name, err);
+		ms_warn("replaying recorded copies into layer %s failed (%d); its device contents may be "
+		        "incomplete",
+		        l->name, err);
 	emit_mem(); /* staged bytes at their peak, before the replayed ones go */
 	ms_rlog_drop(&rlog, all_real, NULL);
 	set_materialized(l, true);
@@ -648,8 +658,9 @@ undo:
 	while (nmade--)
 		make_scratch(made[nmade].r, made[nmade].a, made[nmade].b);
 	emit_materialize(l, t0, bytes, 0, false, why);
-	ms_warn("out of device memory materializing layer %s: it stays deferred, its recorded copies are kept",
-		l->name);
+	ms_warn("out of device memory materializing layer %s: it stays deferred, its recorded copies are "
+	        "kept",
+	        l->name);
 out:
 	free(runs);
 	free(spans);
@@ -753,17 +764,21 @@ static int materialize_early(uint64_t a, uint64_t hi)
 		struct vlayer *vl = vlayer_of(h.t->layer);
 
 		if (vl && !vl->early)
-			ms_warn("staging reached METASHIM_STAGING_MAX (%llu bytes): materializing layer %s before it "
-				"is complete", (unsigned long long)ms_cfg.staging_max, h.t->layer->name);
+			ms_warn("staging reached METASHIM_STAGING_MAX (%llu bytes): materializing layer %s "
+			        "before it "
+			        "is complete",
+			        (unsigned long long)ms_cfg.staging_max, h.t->layer->name);
 		if (vl)
 			vl->early = true;
 		err = materialize_locked(h.t->layer, NULL, "staging");
 		if (err)
 			return err;
 	} else if (++unnamed <= 3) { /* a tensor's first copy: not bound to it yet */
-		ms_warn("staging reached METASHIM_STAGING_MAX (%llu bytes): materializing %#llx..%#llx before its "
-			"layer is complete%s", (unsigned long long)ms_cfg.staging_max, (unsigned long long)a,
-			(unsigned long long)hi, unnamed == 3 ? " (further ones not reported)" : "");
+		ms_warn("staging reached METASHIM_STAGING_MAX (%llu bytes): materializing %#llx..%#llx "
+		        "before its "
+		        "layer is complete%s",
+		        (unsigned long long)ms_cfg.staging_max, (unsigned long long)a, (unsigned long long)hi,
+		        unnamed == 3 ? " (further ones not reported)" : "");
 	}
 	for (uint64_t p = a, e; p < hi && !err; p = e) {
 		struct vres *r;
@@ -854,14 +869,15 @@ void ms_vmm_copy(struct ms_copy *c)
 	if (!w || !c->dst || !c->src || c->dir == MS_DIR_H2H)
 		return;
 	pthread_mutex_lock(&lock);
-	if (!(ddev && touches_deferred(c->dst, c->dst + dext)) && !(sdev && touches_deferred(c->src, c->src + sext)))
+	if (!(ddev && touches_deferred(c->dst, c->dst + dext)) &&
+	    !(sdev && touches_deferred(c->src, c->src + sext)))
 		goto out_unlock;
 	c->deferred = true;
 	c->rc = 0;
 	on_thread();
 	for (uint64_t r = 0; r < rows && !err; r++)
-		err = copy_linear(c, c->dst + r * (rows > 1 ? c->dpitch : 0), c->src + r * (rows > 1 ? c->spitch : 0),
-				  w);
+		err = copy_linear(c, c->dst + r * (rows > 1 ? c->dpitch : 0),
+		                  c->src + r * (rows > 1 ? c->spitch : 0), w);
 	if (err)
 		c->err = err_of(err);
 out_unlock:
@@ -897,8 +913,11 @@ void ms_vmm_memset(struct ms_memset *m)
 	on_thread();
 	for (uint64_t r = 0; r < rows && !err; r++) {
 		uint64_t lo = m->dst + r * (rows > 1 ? m->pitch : 0);
-		struct ms_rlog_entry e = { .dst = lo, .len = w, .value = (uint32_t)m->value, .esize = (uint8_t)es,
-					   .kind = MS_RLOG_FILL };
+		struct ms_rlog_entry e = { .dst = lo,
+			                   .len = w,
+			                   .value = (uint32_t)m->value,
+			                   .esize = (uint8_t)es,
+			                   .kind = MS_RLOG_FILL };
 
 		for (uint64_t a = lo, end; a < lo + w && !err; a = end) {
 			end = piece(a, lo + w, &k);
@@ -950,8 +969,10 @@ void ms_vmm_note_launch(const char *api)
 	ms_line_u64(&l, "deferred", reserved - materialized);
 	ms_line_emit(&l);
 	if (n == 1)
-		ms_warn("a kernel was launched (%s) while deferred memory exists: a kernel that writes into memory "
-			"not yet materialized writes into scratch", api);
+		ms_warn("a kernel was launched (%s) while deferred memory exists: a kernel that writes into "
+		        "memory "
+		        "not yet materialized writes into scratch",
+		        api);
 }
 
 static bool deferred_mode(void)
@@ -1035,8 +1056,8 @@ static bool in_layer(void *ctx, uint64_t lo, uint64_t hi)
 }
 
 /* Lock held. Real mappings of l that no other busy layer needs: into spans. */
-static size_t releasable(struct ms_reg_layer *l, const struct run *runs, size_t nruns, struct ms_rlog_span *spans,
-			 struct run *out)
+static size_t releasable(struct ms_reg_layer *l, const struct run *runs, size_t nruns,
+                         struct ms_rlog_span *spans, struct run *out)
 {
 	size_t n = 0;
 
@@ -1189,8 +1210,9 @@ static int materialize_rest_locked(void)
 	ms_rlog_drop(&rlog, all_real, NULL);
 	emit_mem();
 	if (err)
-		ms_warn("finalize: giving the rest of deferred memory real backing failed (%d): out of device memory",
-			err);
+		ms_warn("finalize: giving the rest of deferred memory real backing failed (%d): out of "
+		        "device memory",
+		        err);
 	return err;
 }
 
@@ -1209,9 +1231,10 @@ int ms_vmm_finalize(void)
 		if (!k.complete) {
 			incomplete++;
 			if (deferred_mode())
-				ms_warn("finalize: layer %s is incomplete (%llu of %llu elements loaded)%s", l->name,
-					(unsigned long long)k.covered, (unsigned long long)k.expected,
-					k.materialized ? "" : "; it stays deferred");
+				ms_warn("finalize: layer %s is incomplete (%llu of %llu elements loaded)%s",
+				        l->name, (unsigned long long)k.covered,
+				        (unsigned long long)k.expected,
+				        k.materialized ? "" : "; it stays deferred");
 			continue;
 		}
 		if (ms_cfg.mode == MS_MODE_LAYERWISE && !k.materialized && ms_vmm_active()) {

@@ -17,7 +17,7 @@
 #include <cuda_runtime_api.h>
 
 typedef int (*register_fn)(const char *, const char *, uint64_t, const char *, int, const int64_t *,
-			   const int64_t *);
+                           const int64_t *);
 
 static uint64_t now_ns(void)
 {
@@ -93,10 +93,12 @@ int main(int argc, char **argv)
 		sum += t[i];
 	}
 	qsort(t, (size_t)m, sizeof(*t), cmp_u64);
-	printf("tensors=%ld copies=%ld bytes=%lld order=%s shim=%d register_s=%.3f median_ns=%llu p90_ns=%llu "
+	printf("tensors=%ld copies=%ld bytes=%lld order=%s shim=%d register_s=%.3f median_ns=%llu "
+	       "p90_ns=%llu "
 	       "mean_ns=%llu\n",
-	       n, m, (long long)bytes, seq ? "seq" : "random", reg != NULL, reg_s, (unsigned long long)t[m / 2],
-	       (unsigned long long)t[m * 9 / 10], (unsigned long long)(sum / (uint64_t)m));
+	       n, m, (long long)bytes, seq ? "seq" : "random", reg != NULL, reg_s,
+	       (unsigned long long)t[m / 2], (unsigned long long)t[m * 9 / 10],
+	       (unsigned long long)(sum / (uint64_t)m));
 	cudaFree(arena);
 	free(host);
 	free(t);

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-typedef int (*reg_fn)(const char *, const char *, uint64_t, const char *, int, const int64_t *, const int64_t *);
+typedef int (*reg_fn)(const char *, const char *, uint64_t, const char *, int, const int64_t *,
+                      const int64_t *);
 
 static double now(void)
 {
@@ -43,7 +44,8 @@ static int load(int layers, size_t mib)
 	t0 = now();
 	for (int l = 0; l < layers; l++)
 		for (size_t off = 0; off < bytes; off += 1 << 20) /* 1 MiB copies, as loaders make */
-			if (cudaMemcpy(arena + (size_t)l * bytes + off, host + off, 1 << 20, cudaMemcpyHostToDevice))
+			if (cudaMemcpy(arena + (size_t)l * bytes + off, host + off, 1 << 20,
+			               cudaMemcpyHostToDevice))
 				return fprintf(stderr, "bench_vmm: copy failed\n"), 1;
 	printf("load: %d layers x %zu MiB in %.3f s\n", layers, mib, now() - t0);
 	cudaFree(arena);
@@ -60,7 +62,8 @@ static int copies(long n, size_t bytes)
 		return fprintf(stderr, "bench_vmm: allocation failed\n"), 1;
 	t0 = now();
 	for (long i = 0; i < n; i++)
-		cudaMemcpy(dev + (size_t)(i % 1024) * bytes % (64 << 20), host, bytes, cudaMemcpyHostToDevice);
+		cudaMemcpy(dev + (size_t)(i % 1024) * bytes % (64 << 20), host, bytes,
+		           cudaMemcpyHostToDevice);
 	t = now() - t0;
 	printf("copies: %ld x %zu bytes, %.0f ns per copy\n", n, bytes, t * 1e9 / (double)n);
 	cudaFree(dev);

@@ -145,7 +145,7 @@ char *e2e_slurp(const char *path, size_t *len)
 
 static int wait_with_deadline(pid_t pid, int *status)
 {
-	struct timespec nap = {0, 2 * 1000 * 1000};
+	struct timespec nap = { 0, 2 * 1000 * 1000 };
 	long waited_ms = 0;
 
 	for (;;) {

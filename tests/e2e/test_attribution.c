@@ -38,7 +38,7 @@ TestSuite(attribution, .init = setup, .fini = teardown);
 
 static void load(const char *const *opts, struct e2e_trace *t, struct e2e_desc *d)
 {
-	const char *env[] = {ck_env, NULL};
+	const char *env[] = { ck_env, NULL };
 
 	e2e_load("examples/load_runtime", dir, true, env, opts, ckpt, t);
 	e2e_desc_build(t, d);
@@ -119,7 +119,7 @@ Test(attribution, a_sharded_checkpoint_load_completes_every_layer)
 
 Test(attribution, an_arena_loaded_by_four_threads_completes_every_layer)
 {
-	const char *opts[] = {"--arena", "--async", "--threads", "4", NULL};
+	const char *opts[] = { "--arena", "--async", "--threads", "4", NULL };
 	struct e2e_trace t;
 	struct e2e_desc d;
 
@@ -133,7 +133,7 @@ Test(attribution, an_arena_loaded_by_four_threads_completes_every_layer)
 
 Test(attribution, a_tensor_loaded_twice_shows_copied_twice_covered_once)
 {
-	const char *opts[] = {"--twice", TWICE, NULL};
+	const char *opts[] = { "--twice", TWICE, NULL };
 	struct e2e_trace t;
 	struct e2e_desc d;
 
@@ -147,7 +147,7 @@ Test(attribution, a_tensor_loaded_twice_shows_copied_twice_covered_once)
 
 Test(attribution, a_tensor_never_loaded_leaves_its_layer_incomplete)
 {
-	const char *opts[] = {"--skip", SKIPPED, NULL};
+	const char *opts[] = { "--skip", SKIPPED, NULL };
 	struct e2e_trace t;
 	struct e2e_desc d;
 
@@ -164,7 +164,7 @@ Test(attribution, a_tensor_never_loaded_leaves_its_layer_incomplete)
  * and no layer completes. */
 Test(attribution, staged_copies_without_a_binding_are_unattributed)
 {
-	const char *opts[] = {"--staging", NULL};
+	const char *opts[] = { "--staging", NULL };
 	struct e2e_trace t;
 	struct e2e_desc d;
 	int i;
@@ -181,8 +181,8 @@ Test(attribution, staged_copies_without_a_binding_are_unattributed)
 
 static int report_status(bool twice)
 {
-	const char *opts[] = {"--twice", TWICE, NULL};
-	const char *env[] = {ck_env, NULL};
+	const char *opts[] = { "--twice", TWICE, NULL };
+	const char *env[] = { ck_env, NULL };
 	char *tool = e2e_bin("metashim"), **names;
 	struct e2e_env e;
 	struct e2e_run r;

@@ -11,7 +11,7 @@
 
 #include "e2e.h"
 
-#define MIB (1024ull * 1024)
+#define MIB  (1024ull * 1024)
 #define GRAN (2 * MIB) /* the fake's VMM granularity */
 
 static char *dir;
@@ -31,7 +31,7 @@ TestSuite(deferred, .init = setup, .fini = teardown, .timeout = 120);
 /* Run <build>/rel with args in <dir>/<sub> (its own trace directory), the shim
  * preloaded, env added; asserts the exit status and loads the trace. */
 static void run_in(const char *sub, const char *rel, const char *const *env, const char *const *args,
-		   struct e2e_trace *t, int want_status)
+                   struct e2e_trace *t, int want_status)
 {
 	char *d, *argv[32], *bin = e2e_bin(rel);
 	struct e2e_env e;
@@ -105,7 +105,8 @@ static bool same_files(const char *a, const char *b)
 	return same;
 }
 
-static const char *const big_ckpt[] = { "--layers", "4", "--hidden", "512", "--inter", "1536", "--vocab", "2048", NULL };
+static const char *const big_ckpt[] = { "--layers", "4",       "--hidden", "512", "--inter",
+	                                "1536",     "--vocab", "2048",     NULL };
 
 Test(deferred, meta_run_over_four_times_the_memory_cap_completes_every_layer_on_scratch_alone)
 {
@@ -131,10 +132,12 @@ Test(deferred, meta_run_over_four_times_the_memory_cap_completes_every_layer_on_
 	cr_assert_eq(e2e_desc_build(&t, &d), 0);
 	for (int i = 0; i < d.nl; i++)
 		complete += d.l[i].completes == 1;
-	printf("meta: checkpoint %llu bytes, device cap %llu, physical peak %llu (scratch %llu), %d/%d layers "
-	       "complete\n", (unsigned long long)c.total_bytes, (unsigned long long)(c.total_bytes / 4),
-	       (unsigned long long)stats_peak(stats), (unsigned long long)max_field(&t, "mem", "scratch"), complete,
-	       d.nl);
+	printf("meta: checkpoint %llu bytes, device cap %llu, physical peak %llu (scratch %llu), %d/%d "
+	       "layers "
+	       "complete\n",
+	       (unsigned long long)c.total_bytes, (unsigned long long)(c.total_bytes / 4),
+	       (unsigned long long)stats_peak(stats), (unsigned long long)max_field(&t, "mem", "scratch"),
+	       complete, d.nl);
 	cr_expect_eq(complete, d.nl, "%d of %d layers complete", complete, d.nl);
 	cr_expect_gt(d.nl, 10);
 	cr_expect_eq(stats_peak(stats), max_field(&t, "mem", "scratch"), "physical peak is not the scratch");
@@ -147,7 +150,8 @@ Test(deferred, meta_run_over_four_times_the_memory_cap_completes_every_layer_on_
 }
 
 /* Load in trace mode and layerwise with the same options; the dumps must match. */
-static void layerwise_equals_trace(const char *const *opts, const char *const *extra_env, struct e2e_trace *lw)
+static void layerwise_equals_trace(const char *const *opts, const char *const *extra_env,
+                                   struct e2e_trace *lw)
 {
 	char *ck = e2e_make_checkpoint(dir, big_ckpt), ckenv[4096], d1[4096], d2[4096];
 	const char *args[16];
@@ -169,7 +173,8 @@ static void layerwise_equals_trace(const char *const *opts, const char *const *e
 		run_in("trace", "examples/load_runtime", env, args, NULL, 0);
 	}
 	{
-		const char *env[8] = { "METASHIM_MODE=layerwise", "METASHIM_LAYER_DEPTH=3", ckenv, "FAKECUDA_MEM_LIMIT=256M" };
+		const char *env[8] = { "METASHIM_MODE=layerwise", "METASHIM_LAYER_DEPTH=3", ckenv,
+			               "FAKECUDA_MEM_LIMIT=256M" };
 		int k = 4;
 
 		while (extra_env && *extra_env && k < 7)
@@ -205,8 +210,8 @@ Test(deferred, layerwise_leaves_device_contents_equal_to_trace_mode_with_each_la
 		for (int k = 0; k < t.n; k++)
 			if (!strcmp(t.rec[k].type, "tensor") && e2e_u64(&t.rec[k], "layer") == id)
 				lb += e2e_u64(&t.rec[k], "flen");
-		cr_expect_leq(bytes, lb + 2 * GRAN, "layer %llu materialized %llu bytes for %llu", (unsigned long long)id,
-			      (unsigned long long)bytes, (unsigned long long)lb);
+		cr_expect_leq(bytes, lb + 2 * GRAN, "layer %llu materialized %llu bytes for %llu",
+		              (unsigned long long)id, (unsigned long long)bytes, (unsigned long long)lb);
 		if (bytes > worst)
 			worst = bytes;
 		if (lb > largest)
@@ -216,12 +221,14 @@ Test(deferred, layerwise_leaves_device_contents_equal_to_trace_mode_with_each_la
 	printf("layerwise: %d materializations, largest layer %llu bytes, largest materialization %llu "
 	       "(bound %llu), materialized peak %llu, staged peak %llu\n",
 	       layers, (unsigned long long)largest, (unsigned long long)worst,
-	       (unsigned long long)(largest + 2 * GRAN), (unsigned long long)max_field(&t, "mem", "materialized"),
+	       (unsigned long long)(largest + 2 * GRAN),
+	       (unsigned long long)max_field(&t, "mem", "materialized"),
 	       (unsigned long long)max_field(&t, "mem", "staged"));
 	cr_expect_eq(layers, d.nl, "%d materializations for %d layers", layers, d.nl);
 	cr_expect_eq(count_where(&t, "materialize", "ok", "0"), 0);
 	for (int i = 0; i < d.nl; i++)
-		cr_expect_eq(d.l[i].completes, 1, "layer %s completed %d times", d.l[i].name, d.l[i].completes);
+		cr_expect_eq(d.l[i].completes, 1, "layer %s completed %d times", d.l[i].name,
+		             d.l[i].completes);
 	e2e_desc_free(&d);
 	e2e_trace_free(&t);
 }
@@ -232,7 +239,8 @@ Test(deferred, layerwise_stages_async_heap_copies_from_threads_and_still_matches
 	struct e2e_trace t;
 
 	layerwise_equals_trace(opts, NULL, &t);
-	printf("layerwise staged: staged peak %llu bytes\n", (unsigned long long)max_field(&t, "mem", "staged"));
+	printf("layerwise staged: staged peak %llu bytes\n",
+	       (unsigned long long)max_field(&t, "mem", "staged"));
 	cr_expect_gt(max_field(&t, "mem", "staged"), 0, "heap sources must be staged");
 	e2e_trace_free(&t);
 }
@@ -319,7 +327,8 @@ Test(deferred, out_of_memory_at_materialization_fails_the_copy_and_loses_nothing
 	struct e2e_trace t;
 
 	reload("oom", env, &t);
-	cr_expect_eq(count_where(&t, "materialize", "ok", "0"), 1, "the failed materialization is in the trace");
+	cr_expect_eq(count_where(&t, "materialize", "ok", "0"), 1,
+	             "the failed materialization is in the trace");
 	cr_expect_eq(e2e_count(&t, "complete"), 2, "layer0, then layer1 after the retry");
 	e2e_trace_free(&t);
 }
@@ -339,7 +348,8 @@ Test(deferred, finalize_reports_the_incomplete_layer_and_backs_everything_loaded
 	struct e2e_trace t;
 
 	reload("finalize", NULL, &t);
-	cr_expect_eq(count_where(&t, "alloc", "deferred", "1"), 1, "only the arena is deferred, not the later alloc");
+	cr_expect_eq(count_where(&t, "alloc", "deferred", "1"), 1,
+	             "only the arena is deferred, not the later alloc");
 	cr_expect_eq(e2e_count(&t, "alloc"), 2);
 	cr_expect_eq(e2e_count(&t, "complete"), 3);
 	cr_expect_eq(max_field(&t, "mem", "materialized"), max_field(&t, "mem", "reserved"));

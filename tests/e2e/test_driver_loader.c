@@ -53,7 +53,7 @@ Test(driver_loader, copies_fetched_through_cuGetProcAddress_are_traced)
 
 Test(driver_loader, eight_threads_lose_no_event)
 {
-	const char *opts[] = {"--threads", "8", NULL};
+	const char *opts[] = { "--threads", "8", NULL };
 	struct e2e_trace t;
 
 	e2e_load("examples/load_driver", dir, true, NULL, opts, ckpt, &t);
@@ -64,7 +64,7 @@ Test(driver_loader, eight_threads_lose_no_event)
 Test(driver_loader, device_contents_are_identical_with_and_without_the_shim)
 {
 	char *with, *without, why[512];
-	const char *opts[] = {"--arena", "--dump", NULL, NULL};
+	const char *opts[] = { "--arena", "--dump", NULL, NULL };
 	struct e2e_trace t;
 	uint64_t d2h;
 

@@ -23,7 +23,7 @@ static char *find_root(void)
 {
 	char cwd[PATH_MAX];
 	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
-	const char *start[2] = {cwd, e2e_build()};
+	const char *start[2] = { cwd, e2e_build() };
 	for (int s = 0; s < 2; s++) {
 		char *dir = strdup(start[s]), *probe;
 		cr_assert_not_null(dir);
@@ -114,8 +114,8 @@ static void write_trace(const char *path)
 
 static void export_html(const char *trace, const char *html)
 {
-	static const struct ms_model_opts quiet = {.quiet = true};
-	char *paths[1] = {(char *)trace};
+	static const struct ms_model_opts quiet = { .quiet = true };
+	char *paths[1] = { (char *)trace };
 	struct ms_model m;
 	cr_assert_eq(ms_model_load(&m, paths, 1, &quiet), 0);
 	FILE *f = fopen(html, "w");
@@ -156,11 +156,11 @@ Test(html_render, the_report_renders_non_blank_with_its_titles, .timeout = 1200)
 	size_t len;
 	char *text = e2e_slurp(dom, &len);
 	cr_assert_not_null(text);
-	static const char *const want[] = {"<h1>metashim report</h1>",  "<h2>Summary</h2>",
-	                                   "<h2>Load timeline</h2>",    "<h2>Layer completeness</h2>",
-	                                   "<h2>Memory over time</h2>", "<h2>Problems</h2>",
-	                                   "<h2>Layers</h2>",           "class=\"row never\"",
-	                                   "class=\"cell twice\""};
+	static const char *const want[] = { "<h1>metashim report</h1>",  "<h2>Summary</h2>",
+		                            "<h2>Load timeline</h2>",    "<h2>Layer completeness</h2>",
+		                            "<h2>Memory over time</h2>", "<h2>Problems</h2>",
+		                            "<h2>Layers</h2>",           "class=\"row never\"",
+		                            "class=\"cell twice\"" };
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		cr_expect_not_null(strstr(text, want[i]), "the rendered page lacks %s", want[i]);
 	free(text);

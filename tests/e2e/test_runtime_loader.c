@@ -58,7 +58,7 @@ Test(runtime_loader, traced_h2d_bytes_equal_the_checkpoint_bytes)
 
 Test(runtime_loader, async_copies_on_a_stream_are_traced_in_full)
 {
-	const char *opts[] = {"--async", NULL};
+	const char *opts[] = { "--async", NULL };
 	struct e2e_trace t;
 
 	load(true, &t, opts);
@@ -69,7 +69,7 @@ Test(runtime_loader, async_copies_on_a_stream_are_traced_in_full)
 
 Test(runtime_loader, arena_copies_are_traced_in_full)
 {
-	const char *opts[] = {"--arena", NULL};
+	const char *opts[] = { "--arena", NULL };
 	struct e2e_trace t;
 
 	load(true, &t, opts);
@@ -96,7 +96,7 @@ Test(runtime_loader, one_user_call_is_recorded_once)
 
 Test(runtime_loader, eight_threads_copying_at_once_lose_no_event)
 {
-	const char *opts[] = {"--threads", "8", NULL};
+	const char *opts[] = { "--threads", "8", NULL };
 	struct e2e_trace t;
 
 	load(true, &t, opts);
@@ -106,7 +106,7 @@ Test(runtime_loader, eight_threads_copying_at_once_lose_no_event)
 
 Test(runtime_loader, eight_threads_on_eight_streams_lose_no_event)
 {
-	const char *opts[] = {"--threads", "8", "--async", "--arena", NULL};
+	const char *opts[] = { "--threads", "8", "--async", "--arena", NULL };
 	struct e2e_trace t;
 
 	load(true, &t, opts);
@@ -148,7 +148,7 @@ Test(runtime_loader, device_contents_are_identical_with_and_without_the_shim)
 
 Test(runtime_loader, device_contents_are_identical_with_and_without_the_shim_async_arena_threads)
 {
-	const char *opts[] = {"--async", "--arena", "--threads", "4", NULL};
+	const char *opts[] = { "--async", "--arena", "--threads", "4", NULL };
 
 	expect_dump_identical(opts);
 }

@@ -52,7 +52,7 @@ Test(static_loader, copies_are_traced_through_the_driver_entry_points)
 
 Test(static_loader, async_copies_are_traced_through_the_driver_entry_points)
 {
-	const char *opts[] = {"--async", "--threads", "4", NULL};
+	const char *opts[] = { "--async", "--threads", "4", NULL };
 	struct e2e_trace t;
 
 	e2e_load("examples/load_runtime_static", dir, true, NULL, opts, ckpt, &t);
@@ -63,7 +63,7 @@ Test(static_loader, async_copies_are_traced_through_the_driver_entry_points)
 Test(static_loader, device_contents_are_identical_with_and_without_the_shim)
 {
 	char *with, *without, why[512];
-	const char *opts[] = {"--dump", NULL, NULL};
+	const char *opts[] = { "--dump", NULL, NULL };
 	struct e2e_trace t;
 
 	if (asprintf(&with, "%s/with.bin", dir) < 0 || asprintf(&without, "%s/without.bin", dir) < 0)

@@ -12,9 +12,9 @@
 #include <sys/mman.h>
 
 enum op_kind {
-	OP_HOST,   /* a host pointer (pinned or pageable); device addresses also accepted (UVA) */
-	OP_DEV,    /* must be device memory */
-	OP_ANY,    /* unified addressing: host or device by address */
+	OP_HOST, /* a host pointer (pinned or pageable); device addresses also accepted (UVA) */
+	OP_DEV,  /* must be device memory */
+	OP_ANY,  /* unified addressing: host or device by address */
 };
 
 #define NO_STREAM ((CUstream)(uintptr_t)~0ull)
@@ -51,8 +51,7 @@ static CUresult copy_locked(uintptr_t dst, enum op_kind dk, uintptr_t src, enum 
 	return r;
 }
 
-static CUresult copy_1d(uintptr_t dst, enum op_kind dk, uintptr_t src, enum op_kind sk, size_t n,
-			CUstream s)
+static CUresult copy_1d(uintptr_t dst, enum op_kind dk, uintptr_t src, enum op_kind sk, size_t n, CUstream s)
 {
 	CUresult r = check_call(s);
 	if (r)
@@ -66,6 +65,8 @@ static CUresult copy_1d(uintptr_t dst, enum op_kind dk, uintptr_t src, enum op_k
 #define H(p) ((uintptr_t)(p))
 
 /* ------------------------------------------------------------------------- 1D */
+/* Forwarders stay one line each, read as a table (clang-format would spread them). */
+/* clang-format off */
 FC_EXPORT CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n)
 { return copy_1d(dst, OP_ANY, src, OP_ANY, n, NO_STREAM); }
 FC_EXPORT CUresult cuMemcpy_ptds(CUdeviceptr dst, CUdeviceptr src, size_t n)
@@ -101,16 +102,18 @@ FC_EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t
 { return copy_1d(dst, OP_DEV, src, OP_DEV, n, s); }
 FC_EXPORT CUresult cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
 { return copy_1d(dst, OP_DEV, src, OP_DEV, n, s); }
+/* clang-format on */
 
 /* ----------------------------------------------------------------------- peer */
-static CUresult copy_peer(CUdeviceptr dst, CUcontext dctx, CUdeviceptr src, CUcontext sctx,
-			  size_t n, CUstream s)
+static CUresult copy_peer(CUdeviceptr dst, CUcontext dctx, CUdeviceptr src, CUcontext sctx, size_t n,
+                          CUstream s)
 {
 	if (fc_initialized() && (!fc_ctx_valid(dctx) || !fc_ctx_valid(sctx)))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	return copy_1d(dst, OP_DEV, src, OP_DEV, n, s);
 }
 
+/* clang-format off */
 FC_EXPORT CUresult cuMemcpyPeer(CUdeviceptr dst, CUcontext dctx, CUdeviceptr src, CUcontext sctx, size_t n)
 { return copy_peer(dst, dctx, src, sctx, n, NO_STREAM); }
 FC_EXPORT CUresult cuMemcpyPeer_ptds(CUdeviceptr dst, CUcontext dctx, CUdeviceptr src, CUcontext sctx,
@@ -122,24 +125,34 @@ FC_EXPORT CUresult cuMemcpyPeerAsync(CUdeviceptr dst, CUcontext dctx, CUdevicept
 FC_EXPORT CUresult cuMemcpyPeerAsync_ptsz(CUdeviceptr dst, CUcontext dctx, CUdeviceptr src,
 					  CUcontext sctx, size_t n, CUstream s)
 { return copy_peer(dst, dctx, src, sctx, n, s); }
+/* clang-format on */
 
 /* ------------------------------------------------------------------- 2D and 3D */
 /* One side of a strided copy, decoded from the CUDA_MEMCPY2D/3D structs. */
 struct side {
-	uintptr_t base;     /* host pointer or device address */
+	uintptr_t base; /* host pointer or device address */
 	enum op_kind kind;
-	size_t x, y, z;     /* start offsets (bytes, rows, layers) */
-	size_t pitch;       /* bytes per row */
-	size_t height;      /* rows per layer */
+	size_t x, y, z; /* start offsets (bytes, rows, layers) */
+	size_t pitch;   /* bytes per row */
+	size_t height;  /* rows per layer */
 };
 
-static CUresult side_init(struct side *sd, CUmemorytype type, const void *host, CUdeviceptr dev,
-			  size_t x, size_t y, size_t z, size_t pitch, size_t height)
+static CUresult side_init(struct side *sd, CUmemorytype type, const void *host, CUdeviceptr dev, size_t x,
+                          size_t y, size_t z, size_t pitch, size_t height)
 {
 	switch (type) {
-	case CU_MEMORYTYPE_HOST: sd->base = H(host); sd->kind = OP_HOST; break;
-	case CU_MEMORYTYPE_DEVICE: sd->base = dev; sd->kind = OP_DEV; break;
-	case CU_MEMORYTYPE_UNIFIED: sd->base = dev; sd->kind = OP_ANY; break;
+	case CU_MEMORYTYPE_HOST:
+		sd->base = H(host);
+		sd->kind = OP_HOST;
+		break;
+	case CU_MEMORYTYPE_DEVICE:
+		sd->base = dev;
+		sd->kind = OP_DEV;
+		break;
+	case CU_MEMORYTYPE_UNIFIED:
+		sd->base = dev;
+		sd->kind = OP_ANY;
+		break;
 	case CU_MEMORYTYPE_ARRAY: return CUDA_ERROR_NOT_SUPPORTED; /* linear memory only */
 	default: return CUDA_ERROR_INVALID_VALUE;
 	}
@@ -166,8 +179,8 @@ static CUresult check_side(const struct side *sd, size_t w, size_t h, size_t d, 
 	return check_op(first, last - first, prot, sd->kind);
 }
 
-static CUresult copy_strided(const struct side *dst, const struct side *src, size_t w, size_t h,
-			     size_t d, CUstream s)
+static CUresult copy_strided(const struct side *dst, const struct side *src, size_t w, size_t h, size_t d,
+                             CUstream s)
 {
 	CUresult r = check_call(s);
 	if (r)
@@ -193,10 +206,10 @@ static CUresult copy_2d(const CUDA_MEMCPY2D *c, CUstream s)
 	if (!c)
 		return fc_initialized() ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_INITIALIZED;
 	r = side_init(&dst, c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY, 0,
-		      c->dstPitch, c->Height);
+	              c->dstPitch, c->Height);
 	if (!r)
-		r = side_init(&src, c->srcMemoryType, c->srcHost, c->srcDevice, c->srcXInBytes, c->srcY,
-			      0, c->srcPitch, c->Height);
+		r = side_init(&src, c->srcMemoryType, c->srcHost, c->srcDevice, c->srcXInBytes, c->srcY, 0,
+		              c->srcPitch, c->Height);
 	return r ? r : copy_strided(&dst, &src, c->WidthInBytes, c->Height, 1, s);
 }
 
@@ -209,11 +222,11 @@ static CUresult copy_3d(const CUDA_MEMCPY3D *c, CUstream s)
 		return fc_initialized() ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_INITIALIZED;
 	if (c->srcLOD || c->dstLOD || c->reserved0 || c->reserved1)
 		return CUDA_ERROR_INVALID_VALUE;
-	r = side_init(&dst, c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY,
-		      c->dstZ, c->dstPitch, c->dstHeight);
+	r = side_init(&dst, c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ,
+	              c->dstPitch, c->dstHeight);
 	if (!r)
 		r = side_init(&src, c->srcMemoryType, c->srcHost, c->srcDevice, c->srcXInBytes, c->srcY,
-			      c->srcZ, c->srcPitch, c->srcHeight);
+		              c->srcZ, c->srcPitch, c->srcHeight);
 	return r ? r : copy_strided(&dst, &src, c->WidthInBytes, c->Height, c->Depth, s);
 }
 
@@ -226,14 +239,15 @@ static CUresult copy_3d_peer(const CUDA_MEMCPY3D_PEER *c, CUstream s)
 		return fc_initialized() ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_INITIALIZED;
 	if (fc_initialized() && (!fc_ctx_valid(c->dstContext) || !fc_ctx_valid(c->srcContext)))
 		return CUDA_ERROR_INVALID_CONTEXT;
-	r = side_init(&dst, c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY,
-		      c->dstZ, c->dstPitch, c->dstHeight);
+	r = side_init(&dst, c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ,
+	              c->dstPitch, c->dstHeight);
 	if (!r)
 		r = side_init(&src, c->srcMemoryType, c->srcHost, c->srcDevice, c->srcXInBytes, c->srcY,
-			      c->srcZ, c->srcPitch, c->srcHeight);
+		              c->srcZ, c->srcPitch, c->srcHeight);
 	return r ? r : copy_strided(&dst, &src, c->WidthInBytes, c->Height, c->Depth, s);
 }
 
+/* clang-format off */
 FC_EXPORT CUresult cuMemcpy2D_v2(const CUDA_MEMCPY2D *c) { return copy_2d(c, NO_STREAM); }
 FC_EXPORT CUresult cuMemcpy2D_v2_ptds(const CUDA_MEMCPY2D *c) { return copy_2d(c, NO_STREAM); }
 FC_EXPORT CUresult cuMemcpy2DUnaligned_v2(const CUDA_MEMCPY2D *c) { return copy_2d(c, NO_STREAM); }
@@ -250,14 +264,15 @@ FC_EXPORT CUresult cuMemcpy3DPeerAsync(const CUDA_MEMCPY3D_PEER *c, CUstream s)
 { return copy_3d_peer(c, s); }
 FC_EXPORT CUresult cuMemcpy3DPeerAsync_ptsz(const CUDA_MEMCPY3D_PEER *c, CUstream s)
 { return copy_3d_peer(c, s); }
+/* clang-format on */
 
 /* ---------------------------------------------------------------------- batch */
 /* attrsIdxs must start at 0, increase, stay below count; every attribute needs a
  * valid source access order. The legacy NULL stream is refused (per-thread forms
  * read NULL as the per-thread stream). */
 static CUresult copy_batch(CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t count,
-			   CUmemcpyAttributes *attrs, size_t *attrsIdxs, size_t numAttrs,
-			   size_t *failIdx, CUstream s, bool per_thread)
+                           CUmemcpyAttributes *attrs, size_t *attrsIdxs, size_t numAttrs, size_t *failIdx,
+                           CUstream s, bool per_thread)
 {
 	CUresult r = check_call(s);
 	if (failIdx)
@@ -287,6 +302,7 @@ static CUresult copy_batch(CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, 
 }
 
 /* CUDA 12.8 form (with failIdx), then the CUDA 13 _v2 form. */
+/* clang-format off */
 FC_EXPORT CUresult cuMemcpyBatchAsync(CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t count,
 				      CUmemcpyAttributes *attrs, size_t *attrsIdxs, size_t numAttrs,
 				      size_t *failIdx, CUstream s)
@@ -303,3 +319,4 @@ FC_EXPORT CUresult cuMemcpyBatchAsync_v2_ptsz(CUdeviceptr *dsts, CUdeviceptr *sr
 					      size_t count, CUmemcpyAttributes *attrs, size_t *attrsIdxs,
 					      size_t numAttrs, CUstream s)
 { return copy_batch(dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, NULL, s, true); }
+/* clang-format on */

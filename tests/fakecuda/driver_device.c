@@ -11,10 +11,10 @@
 #define CTX_STACK 16
 
 struct fc_ctx {
-	unsigned magic;        /* CTX_MAGIC while alive */
-	bool primary;          /* the device's primary context */
-	unsigned flags;        /* cuCtxCreate / cuDevicePrimaryCtxSetFlags flags */
-	struct fc_ctx *next;   /* list of created contexts */
+	unsigned magic;      /* CTX_MAGIC while alive */
+	bool primary;        /* the device's primary context */
+	unsigned flags;      /* cuCtxCreate / cuDevicePrimaryCtxSetFlags flags */
+	struct fc_ctx *next; /* list of created contexts */
 };
 
 static struct fc_ctx primary = { .magic = CTX_MAGIC, .primary = true };
@@ -269,13 +269,13 @@ FC_EXPORT CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice 
 }
 
 FC_EXPORT CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArray, int numParams,
-				  unsigned int flags, CUdevice dev)
+                                  unsigned int flags, CUdevice dev)
 {
 	return ctx_create(pctx, flags, dev);
 }
 
-FC_EXPORT CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreateParams,
-				  unsigned int flags, CUdevice dev)
+FC_EXPORT CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreateParams, unsigned int flags,
+                                  CUdevice dev)
 {
 	return ctx_create(pctx, flags, dev);
 }

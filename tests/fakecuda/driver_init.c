@@ -19,9 +19,9 @@
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static CUresult init_result = CUDA_ERROR_NOT_INITIALIZED;
-static atomic_bool inited;          /* cuInit succeeded in this process */
-static atomic_bool forked_child;    /* we are a child forked after cuInit */
-static pid_t load_pid;              /* the process that loaded the library */
+static atomic_bool inited;       /* cuInit succeeded in this process */
+static atomic_bool forked_child; /* we are a child forked after cuInit */
+static pid_t load_pid;           /* the process that loaded the library */
 static unsigned long long mem_limit = FC_DEFAULT_LIMIT;
 
 /* "123", "64K", "512M", "2G", "1T" (binary multiples); 0 on junk. */
@@ -36,7 +36,10 @@ static unsigned long long parse_size(const char *s)
 	case 'T': v <<= 10; /* fall through */
 	case 'G': v <<= 10; /* fall through */
 	case 'M': v <<= 10; /* fall through */
-	case 'K': v <<= 10; end++; break;
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
 	case '\0': break;
 	default: return 0;
 	}
@@ -54,7 +57,7 @@ static void read_env(void)
 			mem_limit = v;
 		else
 			fprintf(stderr, "fakecuda: FAKECUDA_MEM_LIMIT=%s is not a size; using %llu bytes\n",
-				s, mem_limit);
+			        s, mem_limit);
 	}
 }
 
@@ -160,10 +163,9 @@ __attribute__((destructor)) static void fc_write_stats(void)
 		return;
 	expand_path(tmpl, path, sizeof(path));
 	pthread_rwlock_rdlock(&fc_lock);
-	int len = snprintf(line, sizeof(line),
-			   "used=%llu peak=%llu limit=%llu allocs=%llu creates=%llu maps=%llu\n",
-			   fc_stats.used, fc_stats.peak, mem_limit, fc_stats.allocs,
-			   fc_stats.creates, fc_stats.maps);
+	int len = snprintf(
+	        line, sizeof(line), "used=%llu peak=%llu limit=%llu allocs=%llu creates=%llu maps=%llu\n",
+	        fc_stats.used, fc_stats.peak, mem_limit, fc_stats.allocs, fc_stats.creates, fc_stats.maps);
 	pthread_rwlock_unlock(&fc_lock);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {

@@ -84,9 +84,14 @@ static CUresult mem_alloc(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool)
 	if (fd < 0)
 		goto out_give;
 	close(fd);
-	struct fc_range rg = { .va = va, .size = size, .req = bytesize, .kind = FC_ALLOC,
-			       .prot = PROT_READ | PROT_WRITE, .id = fc_next_id(),
-			       .ctx = fc_current_ctx(), .pool = pool };
+	struct fc_range rg = { .va = va,
+		               .size = size,
+		               .req = bytesize,
+		               .kind = FC_ALLOC,
+		               .prot = PROT_READ | PROT_WRITE,
+		               .id = fc_next_id(),
+		               .ctx = fc_current_ctx(),
+		               .pool = pool };
 	if (fc_vas_insert(&rg))
 		goto out_unback;
 	fc_stats.allocs++;
@@ -165,15 +170,15 @@ FC_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream hStream)
 }
 
 FC_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
-					   CUstream hStream)
+                                           CUstream hStream)
 {
 	if (!pool)
 		return CUDA_ERROR_INVALID_VALUE;
 	return alloc_async(dptr, bytesize, pool, hStream);
 }
 
-FC_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize,
-						CUmemoryPool pool, CUstream hStream)
+FC_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
+                                                CUstream hStream)
 {
 	if (!pool)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -254,8 +259,8 @@ FC_EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t bytesize)
 
 FC_EXPORT CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
 {
-	if (Flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP |
-				CU_MEMHOSTALLOC_WRITECOMBINED))
+	if (Flags &
+	    ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED))
 		return fc_initialized() ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_INITIALIZED;
 	return host_alloc(pp, bytesize);
 }

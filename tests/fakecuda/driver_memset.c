@@ -26,7 +26,7 @@ static void fill(uintptr_t p, unsigned value, size_t elem, size_t n)
 
 /* width in elements; pitch in bytes (ignored when height is 1). */
 static CUresult memset_2d(CUdeviceptr dst, size_t pitch, unsigned value, size_t elem, size_t width,
-			  size_t height, CUstream s)
+                          size_t height, CUstream s)
 {
 	CUresult r = fc_check_ctx();
 	if (r)
@@ -47,16 +47,15 @@ static CUresult memset_2d(CUdeviceptr dst, size_t pitch, unsigned value, size_t 
 	return r;
 }
 
-#define SET1(name, type, elem, stream_arg, stream)                                          \
-	FC_EXPORT CUresult name(CUdeviceptr dst, type v, size_t n stream_arg)               \
-	{                                                                                   \
-		return memset_2d(dst, 0, v, elem, n, 1, stream);                            \
+#define SET1(name, type, elem, stream_arg, stream)                            \
+	FC_EXPORT CUresult name(CUdeviceptr dst, type v, size_t n stream_arg) \
+	{                                                                     \
+		return memset_2d(dst, 0, v, elem, n, 1, stream);              \
 	}
-#define SET2(name, type, elem, stream_arg, stream)                                          \
-	FC_EXPORT CUresult name(CUdeviceptr dst, size_t pitch, type v, size_t w, size_t h   \
-				stream_arg)                                                 \
-	{                                                                                   \
-		return memset_2d(dst, pitch, v, elem, w, h, stream);                        \
+#define SET2(name, type, elem, stream_arg, stream)                                                    \
+	FC_EXPORT CUresult name(CUdeviceptr dst, size_t pitch, type v, size_t w, size_t h stream_arg) \
+	{                                                                                             \
+		return memset_2d(dst, pitch, v, elem, w, h, stream);                                  \
 	}
 #define WITH_STREAM , CUstream s
 

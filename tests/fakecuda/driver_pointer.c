@@ -10,14 +10,14 @@
 
 /* What one address is, gathered under fc_lock. */
 struct ptr_info {
-	CUmemorytype type;   /* 0 when unknown */
-	uintptr_t base;      /* range start */
-	size_t size;         /* range size */
-	uint64_t id;         /* buffer id */
-	CUcontext ctx;       /* context at allocation */
-	int prot;            /* access */
-	CUmemoryPool pool;   /* pool it came from */
-	bool vmm;            /* a cuMemMap mapping */
+	CUmemorytype type; /* 0 when unknown */
+	uintptr_t base;    /* range start */
+	size_t size;       /* range size */
+	uint64_t id;       /* buffer id */
+	CUcontext ctx;     /* context at allocation */
+	int prot;          /* access */
+	CUmemoryPool pool; /* pool it came from */
+	bool vmm;          /* a cuMemMap mapping */
 };
 
 static void lookup(uintptr_t p, struct ptr_info *pi)
@@ -28,8 +28,9 @@ static void lookup(uintptr_t p, struct ptr_info *pi)
 	memset(pi, 0, sizeof(*pi));
 	const struct fc_range *r = fc_vas_find(p);
 	if (r && r->kind == FC_ALLOC && p < r->va + r->req) {
-		*pi = (struct ptr_info){ CU_MEMORYTYPE_DEVICE, r->va, r->req, r->id, r->ctx,
-					 r->prot, r->pool, false };
+		*pi = (struct ptr_info){
+			CU_MEMORYTYPE_DEVICE, r->va, r->req, r->id, r->ctx, r->prot, r->pool, false
+		};
 	} else if (r) {
 		long i = fc_maps_index(p);
 		if (i < 0)
@@ -42,20 +43,26 @@ static void lookup(uintptr_t p, struct ptr_info *pi)
 			b++;
 		uintptr_t base = fc_maps_at((size_t)a)->va;
 		size_t size = fc_maps_at((size_t)b)->va + fc_maps_at((size_t)b)->size - base;
-		*pi = (struct ptr_info){ CU_MEMORYTYPE_DEVICE, base, size, m->id,
-					 m->ctx ? m->ctx : fc_primary_ctx(), m->prot, NULL, true };
+		*pi = (struct ptr_info){ CU_MEMORYTYPE_DEVICE,
+			                 base,
+			                 size,
+			                 m->id,
+			                 m->ctx ? m->ctx : fc_primary_ctx(),
+			                 m->prot,
+			                 NULL,
+			                 true };
 	} else if (fc_host_lookup(p, &hb, &hs)) {
-		*pi = (struct ptr_info){ CU_MEMORYTYPE_HOST, hb, hs, 0, fc_primary_ctx(),
-					 PROT_READ | PROT_WRITE, NULL, false };
+		*pi = (struct ptr_info){ CU_MEMORYTYPE_HOST,     hb,   hs,   0, fc_primary_ctx(),
+			                 PROT_READ | PROT_WRITE, NULL, false };
 		pi->id = (uint64_t)hb;
 	}
 }
 
 static unsigned access_flags(int prot)
 {
-	return prot & PROT_WRITE ? CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE :
-	       prot & PROT_READ  ? CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READ :
-				   CU_POINTER_ATTRIBUTE_ACCESS_FLAG_NONE;
+	return prot & PROT_WRITE  ? CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE
+	       : prot & PROT_READ ? CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READ
+	                          : CU_POINTER_ATTRIBUTE_ACCESS_FLAG_NONE;
 }
 
 /* Fill one attribute for a known pointer. */
@@ -130,7 +137,7 @@ FC_EXPORT CUresult cuPointerGetAttribute(void *data, CUpointer_attribute attribu
 }
 
 FC_EXPORT CUresult cuPointerGetAttributes(unsigned int numAttributes, CUpointer_attribute *attributes,
-					  void **data, CUdeviceptr ptr)
+                                          void **data, CUdeviceptr ptr)
 {
 	struct ptr_info pi;
 	CUresult r = fc_check_init();

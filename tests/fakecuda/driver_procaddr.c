@@ -15,19 +15,21 @@
 /* Declared by cuda.h only for per-thread builds (as inline helpers); exported here. */
 CUresult cuGetProcAddress_ptsz(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags);
 CUresult cuGetProcAddress_v2_ptsz(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
-				  CUdriverProcAddressQueryResult *symbolStatus);
+                                  CUdriverProcAddressQueryResult *symbolStatus);
 
 struct entry {
-	const char *name;  /* the name a caller asks for */
-	void *fn;          /* legacy-stream symbol */
-	void *pt_fn;       /* per-thread-default-stream symbol */
-	int version;       /* first CUDA version with this ABI */
-	int pt_version;    /* first version of the per-thread symbol (0: none) */
+	const char *name; /* the name a caller asks for */
+	void *fn;         /* legacy-stream symbol */
+	void *pt_fn;      /* per-thread-default-stream symbol */
+	int version;      /* first CUDA version with this ABI */
+	int pt_version;   /* first version of the per-thread symbol (0: none) */
 };
 
-#define E(name, ver, fn)               { #name, (void *)fn, NULL, ver, 0 },
-#define P(name, ver, fn, ptver, ptfn)  { #name, (void *)fn, (void *)ptfn, ver, ptver },
+#define E(name, ver, fn)              { #name, (void *)fn, NULL, ver, 0 },
+#define P(name, ver, fn, ptver, ptfn) { #name, (void *)fn, (void *)ptfn, ver, ptver },
 
+/* One row per macro call; clang-format would run the rows together. */
+/* clang-format off */
 static const struct entry table[] = {
 	E(cuInit, 2000, cuInit)
 	E(cuDriverGetVersion, 2020, cuDriverGetVersion)
@@ -169,9 +171,10 @@ static const struct entry table[] = {
 	P(cuLaunchKernel, 4000, cuLaunchKernel, 7000, cuLaunchKernel_ptsz)
 	P(cuLaunchKernelEx, 11060, cuLaunchKernelEx, 11060, cuLaunchKernelEx_ptsz)
 };
+/* clang-format on */
 
 static CUresult lookup(const char *symbol, void **pfn, int version, cuuint64_t flags,
-		       CUdriverProcAddressQueryResult *status)
+                       CUdriverProcAddressQueryResult *status)
 {
 	const struct entry *best = NULL;
 	bool known = false;
@@ -180,7 +183,7 @@ static CUresult lookup(const char *symbol, void **pfn, int version, cuuint64_t f
 		*status = CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
 	if (!symbol || !pfn ||
 	    (flags & ~(cuuint64_t)(CU_GET_PROC_ADDRESS_LEGACY_STREAM |
-				   CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM)))
+	                           CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM)))
 		return CUDA_ERROR_INVALID_VALUE;
 	*pfn = NULL;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
@@ -198,7 +201,7 @@ static CUresult lookup(const char *symbol, void **pfn, int version, cuuint64_t f
 		return CUDA_ERROR_NOT_FOUND;
 	}
 	bool per_thread = (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) &&
-			  !(flags & CU_GET_PROC_ADDRESS_LEGACY_STREAM);
+	                  !(flags & CU_GET_PROC_ADDRESS_LEGACY_STREAM);
 	*pfn = per_thread && best->pt_fn && version >= best->pt_version ? best->pt_fn : best->fn;
 	if (status)
 		*status = CU_GET_PROC_ADDRESS_SUCCESS;
@@ -219,7 +222,7 @@ FC_EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVers
 }
 
 FC_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
-				       CUdriverProcAddressQueryResult *symbolStatus)
+                                       CUdriverProcAddressQueryResult *symbolStatus)
 {
 	return lookup(symbol, pfn, cudaVersion, flags, symbolStatus);
 }
@@ -229,8 +232,8 @@ FC_EXPORT CUresult cuGetProcAddress_ptsz(const char *symbol, void **pfn, int cud
 	return lookup(symbol, pfn, cudaVersion, ptsz_flags(flags), NULL);
 }
 
-FC_EXPORT CUresult cuGetProcAddress_v2_ptsz(const char *symbol, void **pfn, int cudaVersion,
-					    cuuint64_t flags, CUdriverProcAddressQueryResult *symbolStatus)
+FC_EXPORT CUresult cuGetProcAddress_v2_ptsz(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
+                                            CUdriverProcAddressQueryResult *symbolStatus)
 {
 	return lookup(symbol, pfn, cudaVersion, ptsz_flags(flags), symbolStatus);
 }

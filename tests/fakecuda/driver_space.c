@@ -15,7 +15,7 @@
 pthread_rwlock_t fc_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 static uintptr_t space_base, space_end;
-static uintptr_t cursor;              /* where the next carve looks first */
+static uintptr_t cursor; /* where the next carve looks first */
 static atomic_ullong next_id = 1;
 
 struct table {
@@ -205,7 +205,7 @@ bool fc_accessible(uintptr_t p, size_t n, int prot)
 
 int fc_space_unback(uintptr_t va, size_t size)
 {
-	void *p = mmap((void *)va, size, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	void *p = mmap((void *)va, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+	               -1, 0);
 	return p == MAP_FAILED ? -errno : 0;
 }

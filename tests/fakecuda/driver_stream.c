@@ -11,15 +11,15 @@
 #include <unistd.h>
 
 struct fc_stream {
-	unsigned flags;          /* CU_STREAM_DEFAULT / NON_BLOCKING */
-	int priority;            /* as asked */
+	unsigned flags; /* CU_STREAM_DEFAULT / NON_BLOCKING */
+	int priority;   /* as asked */
 	struct fc_stream *next;
 };
 
 struct fc_event {
-	unsigned flags;          /* CU_EVENT_* */
-	bool recorded;           /* cuEventRecord was called */
-	struct timespec when;    /* time of the last record */
+	unsigned flags;       /* CU_EVENT_* */
+	bool recorded;        /* cuEventRecord was called */
+	struct timespec when; /* time of the last record */
 	struct fc_event *next;
 };
 
@@ -29,7 +29,7 @@ struct fc_module {
 
 struct fc_function {
 	unsigned magic;
-	char name[128];          /* the kernel name asked for */
+	char name[128]; /* the kernel name asked for */
 };
 
 #define MOD_MAGIC  0xfc0d0001u
@@ -121,10 +121,13 @@ static CUresult stream_check(CUstream s)
 	return fc_stream_valid(s) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
+/* Forwarders stay one line each, read as a table (clang-format would spread them). */
+/* clang-format off */
 FC_EXPORT CUresult cuStreamSynchronize(CUstream s) { return stream_check(s); }
 FC_EXPORT CUresult cuStreamSynchronize_ptsz(CUstream s) { return stream_check(s); }
 FC_EXPORT CUresult cuStreamQuery(CUstream s) { return stream_check(s); }
 FC_EXPORT CUresult cuStreamQuery_ptsz(CUstream s) { return stream_check(s); }
+/* clang-format on */
 
 static CUresult stream_get_flags(CUstream s, unsigned *flags)
 {
@@ -139,8 +142,10 @@ static CUresult stream_get_flags(CUstream s, unsigned *flags)
 	return CUDA_SUCCESS;
 }
 
+/* clang-format off */
 FC_EXPORT CUresult cuStreamGetFlags(CUstream s, unsigned int *flags) { return stream_get_flags(s, flags); }
 FC_EXPORT CUresult cuStreamGetFlags_ptsz(CUstream s, unsigned int *flags) { return stream_get_flags(s, flags); }
+/* clang-format on */
 
 static CUresult stream_wait(CUstream s, CUevent e)
 {
@@ -154,8 +159,10 @@ static CUresult stream_wait(CUstream s, CUevent e)
 	return r;
 }
 
+/* clang-format off */
 FC_EXPORT CUresult cuStreamWaitEvent(CUstream s, CUevent e, unsigned int Flags) { return stream_wait(s, e); }
 FC_EXPORT CUresult cuStreamWaitEvent_ptsz(CUstream s, CUevent e, unsigned int Flags) { return stream_wait(s, e); }
+/* clang-format on */
 
 static CUresult host_func(CUstream s, CUhostFn fn, void *userData)
 {
@@ -168,8 +175,10 @@ static CUresult host_func(CUstream s, CUhostFn fn, void *userData)
 	return CUDA_SUCCESS;
 }
 
+/* clang-format off */
 FC_EXPORT CUresult cuLaunchHostFunc(CUstream s, CUhostFn fn, void *userData) { return host_func(s, fn, userData); }
 FC_EXPORT CUresult cuLaunchHostFunc_ptsz(CUstream s, CUhostFn fn, void *userData) { return host_func(s, fn, userData); }
+/* clang-format on */
 
 static CUresult add_callback(CUstream s, CUstreamCallback cb, void *userData, unsigned flags)
 {
@@ -182,10 +191,12 @@ static CUresult add_callback(CUstream s, CUstreamCallback cb, void *userData, un
 	return CUDA_SUCCESS;
 }
 
+/* clang-format off */
 FC_EXPORT CUresult cuStreamAddCallback(CUstream s, CUstreamCallback cb, void *userData, unsigned int flags)
 { return add_callback(s, cb, userData, flags); }
 FC_EXPORT CUresult cuStreamAddCallback_ptsz(CUstream s, CUstreamCallback cb, void *userData, unsigned int flags)
 { return add_callback(s, cb, userData, flags); }
+/* clang-format on */
 
 /* ------------------------------------------------------------------------ events */
 FC_EXPORT CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags)
@@ -247,11 +258,13 @@ static CUresult event_record(CUevent e, CUstream s)
 	return r;
 }
 
+/* clang-format off */
 FC_EXPORT CUresult cuEventRecord(CUevent e, CUstream s) { return event_record(e, s); }
 FC_EXPORT CUresult cuEventRecord_ptsz(CUevent e, CUstream s) { return event_record(e, s); }
 FC_EXPORT CUresult cuEventRecordWithFlags(CUevent e, CUstream s, unsigned int flags) { return event_record(e, s); }
 FC_EXPORT CUresult cuEventRecordWithFlags_ptsz(CUevent e, CUstream s, unsigned int flags)
 { return event_record(e, s); }
+/* clang-format on */
 
 static CUresult event_check(CUevent e)
 {
@@ -265,8 +278,10 @@ static CUresult event_check(CUevent e)
 	return r;
 }
 
+/* clang-format off */
 FC_EXPORT CUresult cuEventSynchronize(CUevent e) { return event_check(e); }
 FC_EXPORT CUresult cuEventQuery(CUevent e) { return event_check(e); }
+/* clang-format on */
 
 static CUresult elapsed(float *ms, CUevent start, CUevent end)
 {
@@ -277,20 +292,21 @@ static CUresult elapsed(float *ms, CUevent start, CUevent end)
 		return CUDA_ERROR_INVALID_VALUE;
 	pthread_mutex_lock(&list_mutex);
 	const struct fc_event *a = event_find(start), *b = event_find(end);
-	if (!a || !b || !a->recorded || !b->recorded ||
-	    ((a->flags | b->flags) & CU_EVENT_DISABLE_TIMING)) {
+	if (!a || !b || !a->recorded || !b->recorded || ((a->flags | b->flags) & CU_EVENT_DISABLE_TIMING)) {
 		r = CUDA_ERROR_INVALID_HANDLE;
 	} else {
 		double d = (double)(b->when.tv_sec - a->when.tv_sec) * 1e3 +
-			   (double)(b->when.tv_nsec - a->when.tv_nsec) / 1e6;
+		           (double)(b->when.tv_nsec - a->when.tv_nsec) / 1e6;
 		*ms = (float)d;
 	}
 	pthread_mutex_unlock(&list_mutex);
 	return r;
 }
 
+/* clang-format off */
 FC_EXPORT CUresult cuEventElapsedTime(float *ms, CUevent start, CUevent end) { return elapsed(ms, start, end); }
 FC_EXPORT CUresult cuEventElapsedTime_v2(float *ms, CUevent start, CUevent end) { return elapsed(ms, start, end); }
+/* clang-format on */
 
 /* ----------------------------------------------------------------------- modules */
 static CUresult module_new(CUmodule *module)
@@ -314,7 +330,7 @@ FC_EXPORT CUresult cuModuleLoadData(CUmodule *module, const void *image)
 }
 
 FC_EXPORT CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned int numOptions,
-				      CUjit_option *options, void **optionValues)
+                                      CUjit_option *options, void **optionValues)
 {
 	CUresult r = fc_check_ctx();
 	if (r)
@@ -371,7 +387,7 @@ FC_EXPORT CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const c
 
 /* ---------------------------------------------------------------------- launches */
 static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
-		       unsigned bz, CUstream s)
+                       unsigned bz, CUstream s)
 {
 	CUresult r = stream_check(s);
 	if (r)
@@ -383,6 +399,7 @@ static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsi
 	return CUDA_SUCCESS;
 }
 
+/* clang-format off */
 FC_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
 				  unsigned int bx, unsigned int by, unsigned int bz,
 				  unsigned int sharedMemBytes, CUstream s, void **kernelParams, void **extra)
@@ -393,15 +410,17 @@ FC_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigned i
 				       unsigned int sharedMemBytes, CUstream s, void **kernelParams,
 				       void **extra)
 { return launch(f, gx, gy, gz, bx, by, bz, s); }
+/* clang-format on */
 
 static CUresult launch_ex(const CUlaunchConfig *c, CUfunction f)
 {
 	if (!c)
 		return fc_initialized() ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_INITIALIZED;
-	return launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY,
-		      c->blockDimZ, c->hStream);
+	return launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
+	              c->hStream);
 }
 
+/* clang-format off */
 FC_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams,
 				    void **extra)
 { return launch_ex(config, f); }
@@ -409,3 +428,4 @@ FC_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, 
 FC_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction f, void **kernelParams,
 					 void **extra)
 { return launch_ex(config, f); }
+/* clang-format on */

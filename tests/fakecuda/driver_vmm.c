@@ -78,13 +78,13 @@ static CUresult check_prop(const CUmemAllocationProp *prop)
 }
 
 FC_EXPORT CUresult cuMemGetAllocationGranularity(size_t *granularity, const CUmemAllocationProp *prop,
-						 CUmemAllocationGranularity_flags option)
+                                                 CUmemAllocationGranularity_flags option)
 {
 	CUresult r = fc_check_init();
 	if (r)
 		return r;
-	if (!granularity || (option != CU_MEM_ALLOC_GRANULARITY_MINIMUM &&
-			     option != CU_MEM_ALLOC_GRANULARITY_RECOMMENDED))
+	if (!granularity ||
+	    (option != CU_MEM_ALLOC_GRANULARITY_MINIMUM && option != CU_MEM_ALLOC_GRANULARITY_RECOMMENDED))
 		return CUDA_ERROR_INVALID_VALUE;
 	r = check_prop(prop);
 	if (r)
@@ -94,14 +94,13 @@ FC_EXPORT CUresult cuMemGetAllocationGranularity(size_t *granularity, const CUme
 }
 
 /* ----------------------------------------------------------------- reservations */
-FC_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment,
-				       CUdeviceptr addr, unsigned long long flags)
+FC_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CUdeviceptr addr,
+                                       unsigned long long flags)
 {
 	CUresult r = fc_check_init();
 	if (r)
 		return r;
-	if (!ptr || size == 0 || !aligned(size) || flags != 0 ||
-	    (alignment & (alignment - 1)) != 0)
+	if (!ptr || size == 0 || !aligned(size) || flags != 0 || (alignment & (alignment - 1)) != 0)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (alignment < FC_GRANULARITY)
 		alignment = FC_GRANULARITY;
@@ -148,7 +147,7 @@ out_unlock:
 
 /* ------------------------------------------------------------ physical handles */
 FC_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
-			       const CUmemAllocationProp *prop, unsigned long long flags)
+                               const CUmemAllocationProp *prop, unsigned long long flags)
 {
 	CUresult r = fc_check_init();
 	if (r)
@@ -206,7 +205,7 @@ FC_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
 }
 
 FC_EXPORT CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp *prop,
-							  CUmemGenericAllocationHandle handle)
+                                                          CUmemGenericAllocationHandle handle)
 {
 	CUresult r = fc_check_init();
 	if (r)
@@ -244,8 +243,8 @@ FC_EXPORT CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *han
 }
 
 /* ---------------------------------------------------------------------- mappings */
-FC_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
-			    CUmemGenericAllocationHandle handle, unsigned long long flags)
+FC_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+                            unsigned long long flags)
 {
 	CUresult r = fc_check_init();
 	if (r)
@@ -268,13 +267,19 @@ FC_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
 		if (m->va < ptr + size && m->va + m->size > ptr)
 			goto out_unlock;
 	}
-	if (mmap((void *)(uintptr_t)ptr, size, PROT_NONE, MAP_SHARED | MAP_FIXED, h->fd,
-		 (off_t)offset) == MAP_FAILED) {
+	if (mmap((void *)(uintptr_t)ptr, size, PROT_NONE, MAP_SHARED | MAP_FIXED, h->fd, (off_t)offset) ==
+	    MAP_FAILED) {
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 		goto out_unlock;
 	}
-	struct fc_range m = { .va = (uintptr_t)ptr, .size = size, .kind = FC_MAP, .prot = PROT_NONE,
-			      .h = h, .off = offset, .id = fc_next_id(), .ctx = fc_current_ctx() };
+	struct fc_range m = { .va = (uintptr_t)ptr,
+		              .size = size,
+		              .kind = FC_MAP,
+		              .prot = PROT_NONE,
+		              .h = h,
+		              .off = offset,
+		              .id = fc_next_id(),
+		              .ctx = fc_current_ctx() };
 	if (fc_maps_insert(&m)) {
 		fc_space_unback((uintptr_t)ptr, size);
 		r = CUDA_ERROR_OUT_OF_MEMORY;
@@ -368,8 +373,7 @@ static int access_prot(CUmemAccess_flags f)
 	}
 }
 
-FC_EXPORT CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *desc,
-				  size_t count)
+FC_EXPORT CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *desc, size_t count)
 {
 	size_t first, last;
 	int prot = PROT_NONE;
@@ -408,8 +412,7 @@ out_unlock:
 	return r;
 }
 
-FC_EXPORT CUresult cuMemGetAccess(unsigned long long *flags, const CUmemLocation *location,
-				  CUdeviceptr ptr)
+FC_EXPORT CUresult cuMemGetAccess(unsigned long long *flags, const CUmemLocation *location, CUdeviceptr ptr)
 {
 	CUresult r = fc_check_init();
 	if (r)
@@ -424,9 +427,9 @@ FC_EXPORT CUresult cuMemGetAccess(unsigned long long *flags, const CUmemLocation
 		r = CUDA_ERROR_INVALID_VALUE;
 	} else {
 		int prot = fc_maps_at((size_t)i)->prot;
-		*flags = prot & PROT_WRITE ? CU_MEM_ACCESS_FLAGS_PROT_READWRITE :
-			 prot & PROT_READ  ? CU_MEM_ACCESS_FLAGS_PROT_READ :
-					     CU_MEM_ACCESS_FLAGS_PROT_NONE;
+		*flags = prot & PROT_WRITE  ? CU_MEM_ACCESS_FLAGS_PROT_READWRITE
+		         : prot & PROT_READ ? CU_MEM_ACCESS_FLAGS_PROT_READ
+		                            : CU_MEM_ACCESS_FLAGS_PROT_NONE;
 	}
 	pthread_rwlock_unlock(&fc_lock);
 	return r;

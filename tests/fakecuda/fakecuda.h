@@ -42,16 +42,16 @@ enum fc_kind { FC_ALLOC, FC_RESERVE, FC_MAP };
 struct fc_handle; /* a cuMemCreate allocation, see driver_vmm.c */
 
 struct fc_range {
-	uintptr_t va;         /* first byte */
-	size_t size;          /* bytes of address space (mappings: mapped bytes) */
-	size_t req;           /* FC_ALLOC: bytes asked for (the visible extent) */
-	enum fc_kind kind;    /* what this range is */
-	int prot;             /* FC_ALLOC: RW; FC_MAP: as set by cuMemSetAccess */
-	struct fc_handle *h;  /* FC_MAP: the physical allocation behind it */
-	size_t off;           /* FC_MAP: offset into h */
-	uint64_t id;          /* unique per allocation / per cuMemMap call (buffer id) */
-	CUcontext ctx;        /* context current at allocation */
-	CUmemoryPool pool;    /* FC_ALLOC from a pool: the pool handle, else NULL */
+	uintptr_t va;        /* first byte */
+	size_t size;         /* bytes of address space (mappings: mapped bytes) */
+	size_t req;          /* FC_ALLOC: bytes asked for (the visible extent) */
+	enum fc_kind kind;   /* what this range is */
+	int prot;            /* FC_ALLOC: RW; FC_MAP: as set by cuMemSetAccess */
+	struct fc_handle *h; /* FC_MAP: the physical allocation behind it */
+	size_t off;          /* FC_MAP: offset into h */
+	uint64_t id;         /* unique per allocation / per cuMemMap call (buffer id) */
+	CUcontext ctx;       /* context current at allocation */
+	CUmemoryPool pool;   /* FC_ALLOC from a pool: the pool handle, else NULL */
 };
 
 /* Writers (allocate, free, map, unmap, set access) take it for writing; copies and
@@ -66,7 +66,7 @@ uintptr_t fc_space_carve(size_t size, size_t align, uintptr_t hint);
 /* Table operations, all under fc_lock held for writing. */
 int fc_vas_insert(const struct fc_range *r);
 void fc_vas_remove(uintptr_t va);
-struct fc_range *fc_vas_find(uintptr_t p);   /* alloc or reservation holding p */
+struct fc_range *fc_vas_find(uintptr_t p); /* alloc or reservation holding p */
 int fc_maps_insert(const struct fc_range *r);
 void fc_maps_remove_at(size_t i);
 size_t fc_maps_count(void);

@@ -28,57 +28,57 @@
 
 /* Every driver entry point the runtime uses: field, name asked of cuGetProcAddress,
  * and the cuda.h declaration whose type the pointer has. */
-#define FCRT_DRIVER_FUNCS(X)                                                     \
-	X(init, "cuInit", cuInit)                                                \
-	X(driverGetVersion, "cuDriverGetVersion", cuDriverGetVersion)            \
-	X(deviceGetCount, "cuDeviceGetCount", cuDeviceGetCount)                  \
-	X(deviceGet, "cuDeviceGet", cuDeviceGet)                                 \
-	X(primaryCtxRetain, "cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain) \
-	X(deviceGetDefaultMemPool, "cuDeviceGetDefaultMemPool", cuDeviceGetDefaultMemPool) \
-	X(ctxGetCurrent, "cuCtxGetCurrent", cuCtxGetCurrent)                     \
-	X(ctxSetCurrent, "cuCtxSetCurrent", cuCtxSetCurrent)                     \
-	X(ctxSynchronize, "cuCtxSynchronize", cuCtxSynchronize_v2)               \
-	X(memAlloc, "cuMemAlloc", cuMemAlloc_v2)                                 \
-	X(memFree, "cuMemFree", cuMemFree_v2)                                    \
-	X(memAllocAsync, "cuMemAllocAsync", cuMemAllocAsync)                     \
-	X(memFreeAsync, "cuMemFreeAsync", cuMemFreeAsync)                        \
-	X(memAllocFromPoolAsync, "cuMemAllocFromPoolAsync", cuMemAllocFromPoolAsync) \
-	X(memAllocHost, "cuMemAllocHost", cuMemAllocHost_v2)                     \
-	X(memHostAlloc, "cuMemHostAlloc", cuMemHostAlloc)                        \
-	X(memFreeHost, "cuMemFreeHost", cuMemFreeHost)                           \
-	X(memGetInfo, "cuMemGetInfo", cuMemGetInfo_v2)                           \
-	X(pointerGetAttributes, "cuPointerGetAttributes", cuPointerGetAttributes) \
-	X(memcpy, "cuMemcpy", cuMemcpy)                                          \
-	X(memcpyAsync, "cuMemcpyAsync", cuMemcpyAsync)                           \
-	X(memcpyHtoD, "cuMemcpyHtoD", cuMemcpyHtoD_v2)                           \
-	X(memcpyDtoH, "cuMemcpyDtoH", cuMemcpyDtoH_v2)                           \
-	X(memcpyDtoD, "cuMemcpyDtoD", cuMemcpyDtoD_v2)                           \
-	X(memcpyHtoDAsync, "cuMemcpyHtoDAsync", cuMemcpyHtoDAsync_v2)            \
-	X(memcpyDtoHAsync, "cuMemcpyDtoHAsync", cuMemcpyDtoHAsync_v2)            \
-	X(memcpyDtoDAsync, "cuMemcpyDtoDAsync", cuMemcpyDtoDAsync_v2)            \
-	X(memcpy2D, "cuMemcpy2D", cuMemcpy2D_v2)                                 \
-	X(memcpy2DAsync, "cuMemcpy2DAsync", cuMemcpy2DAsync_v2)                  \
-	X(memcpy3D, "cuMemcpy3D", cuMemcpy3D_v2)                                 \
-	X(memcpy3DAsync, "cuMemcpy3DAsync", cuMemcpy3DAsync_v2)                  \
-	X(memcpyPeer, "cuMemcpyPeer", cuMemcpyPeer)                              \
-	X(memcpyPeerAsync, "cuMemcpyPeerAsync", cuMemcpyPeerAsync)               \
-	X(memcpyBatchAsync, "cuMemcpyBatchAsync", cuMemcpyBatchAsync_v2)         \
-	X(memsetD8, "cuMemsetD8", cuMemsetD8_v2)                                 \
-	X(memsetD8Async, "cuMemsetD8Async", cuMemsetD8Async)                     \
-	X(memsetD2D8, "cuMemsetD2D8", cuMemsetD2D8_v2)                           \
-	X(memsetD2D8Async, "cuMemsetD2D8Async", cuMemsetD2D8Async)               \
-	X(streamCreate, "cuStreamCreate", cuStreamCreate)                        \
+#define FCRT_DRIVER_FUNCS(X)                                                                  \
+	X(init, "cuInit", cuInit)                                                             \
+	X(driverGetVersion, "cuDriverGetVersion", cuDriverGetVersion)                         \
+	X(deviceGetCount, "cuDeviceGetCount", cuDeviceGetCount)                               \
+	X(deviceGet, "cuDeviceGet", cuDeviceGet)                                              \
+	X(primaryCtxRetain, "cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain)             \
+	X(deviceGetDefaultMemPool, "cuDeviceGetDefaultMemPool", cuDeviceGetDefaultMemPool)    \
+	X(ctxGetCurrent, "cuCtxGetCurrent", cuCtxGetCurrent)                                  \
+	X(ctxSetCurrent, "cuCtxSetCurrent", cuCtxSetCurrent)                                  \
+	X(ctxSynchronize, "cuCtxSynchronize", cuCtxSynchronize_v2)                            \
+	X(memAlloc, "cuMemAlloc", cuMemAlloc_v2)                                              \
+	X(memFree, "cuMemFree", cuMemFree_v2)                                                 \
+	X(memAllocAsync, "cuMemAllocAsync", cuMemAllocAsync)                                  \
+	X(memFreeAsync, "cuMemFreeAsync", cuMemFreeAsync)                                     \
+	X(memAllocFromPoolAsync, "cuMemAllocFromPoolAsync", cuMemAllocFromPoolAsync)          \
+	X(memAllocHost, "cuMemAllocHost", cuMemAllocHost_v2)                                  \
+	X(memHostAlloc, "cuMemHostAlloc", cuMemHostAlloc)                                     \
+	X(memFreeHost, "cuMemFreeHost", cuMemFreeHost)                                        \
+	X(memGetInfo, "cuMemGetInfo", cuMemGetInfo_v2)                                        \
+	X(pointerGetAttributes, "cuPointerGetAttributes", cuPointerGetAttributes)             \
+	X(memcpy, "cuMemcpy", cuMemcpy)                                                       \
+	X(memcpyAsync, "cuMemcpyAsync", cuMemcpyAsync)                                        \
+	X(memcpyHtoD, "cuMemcpyHtoD", cuMemcpyHtoD_v2)                                        \
+	X(memcpyDtoH, "cuMemcpyDtoH", cuMemcpyDtoH_v2)                                        \
+	X(memcpyDtoD, "cuMemcpyDtoD", cuMemcpyDtoD_v2)                                        \
+	X(memcpyHtoDAsync, "cuMemcpyHtoDAsync", cuMemcpyHtoDAsync_v2)                         \
+	X(memcpyDtoHAsync, "cuMemcpyDtoHAsync", cuMemcpyDtoHAsync_v2)                         \
+	X(memcpyDtoDAsync, "cuMemcpyDtoDAsync", cuMemcpyDtoDAsync_v2)                         \
+	X(memcpy2D, "cuMemcpy2D", cuMemcpy2D_v2)                                              \
+	X(memcpy2DAsync, "cuMemcpy2DAsync", cuMemcpy2DAsync_v2)                               \
+	X(memcpy3D, "cuMemcpy3D", cuMemcpy3D_v2)                                              \
+	X(memcpy3DAsync, "cuMemcpy3DAsync", cuMemcpy3DAsync_v2)                               \
+	X(memcpyPeer, "cuMemcpyPeer", cuMemcpyPeer)                                           \
+	X(memcpyPeerAsync, "cuMemcpyPeerAsync", cuMemcpyPeerAsync)                            \
+	X(memcpyBatchAsync, "cuMemcpyBatchAsync", cuMemcpyBatchAsync_v2)                      \
+	X(memsetD8, "cuMemsetD8", cuMemsetD8_v2)                                              \
+	X(memsetD8Async, "cuMemsetD8Async", cuMemsetD8Async)                                  \
+	X(memsetD2D8, "cuMemsetD2D8", cuMemsetD2D8_v2)                                        \
+	X(memsetD2D8Async, "cuMemsetD2D8Async", cuMemsetD2D8Async)                            \
+	X(streamCreate, "cuStreamCreate", cuStreamCreate)                                     \
 	X(streamCreateWithPriority, "cuStreamCreateWithPriority", cuStreamCreateWithPriority) \
-	X(streamDestroy, "cuStreamDestroy", cuStreamDestroy_v2)                  \
-	X(streamSynchronize, "cuStreamSynchronize", cuStreamSynchronize)         \
-	X(streamQuery, "cuStreamQuery", cuStreamQuery)                           \
-	X(eventCreate, "cuEventCreate", cuEventCreate)                           \
-	X(eventRecord, "cuEventRecord", cuEventRecord)                           \
-	X(eventSynchronize, "cuEventSynchronize", cuEventSynchronize)            \
-	X(eventQuery, "cuEventQuery", cuEventQuery)                              \
-	X(eventElapsedTime, "cuEventElapsedTime", cuEventElapsedTime_v2)         \
-	X(eventDestroy, "cuEventDestroy", cuEventDestroy_v2)                     \
-	X(launchKernel, "cuLaunchKernel", cuLaunchKernel)                        \
+	X(streamDestroy, "cuStreamDestroy", cuStreamDestroy_v2)                               \
+	X(streamSynchronize, "cuStreamSynchronize", cuStreamSynchronize)                      \
+	X(streamQuery, "cuStreamQuery", cuStreamQuery)                                        \
+	X(eventCreate, "cuEventCreate", cuEventCreate)                                        \
+	X(eventRecord, "cuEventRecord", cuEventRecord)                                        \
+	X(eventSynchronize, "cuEventSynchronize", cuEventSynchronize)                         \
+	X(eventQuery, "cuEventQuery", cuEventQuery)                                           \
+	X(eventElapsedTime, "cuEventElapsedTime", cuEventElapsedTime_v2)                      \
+	X(eventDestroy, "cuEventDestroy", cuEventDestroy_v2)                                  \
+	X(launchKernel, "cuLaunchKernel", cuLaunchKernel)                                     \
 	X(launchKernelEx, "cuLaunchKernelEx", cuLaunchKernelEx)
 
 struct fcrt_driver {
@@ -107,11 +107,11 @@ cudaError_t fcrt_ret(cudaError_t e);
 cudaError_t fcrt_done(CUresult r);
 
 /* Start of every API call that needs the driver and a context. */
-#define FCRT_ENTER()                                     \
-	do {                                             \
-		cudaError_t e_ = fcrt_enter();           \
-		if (e_)                                  \
-			return fcrt_ret(e_);             \
+#define FCRT_ENTER()                           \
+	do {                                   \
+		cudaError_t e_ = fcrt_enter(); \
+		if (e_)                        \
+			return fcrt_ret(e_);   \
 	} while (0)
 
 /* -------------------------------------------------------------- "runtime_errors.c" */

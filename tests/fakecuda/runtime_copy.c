@@ -6,7 +6,7 @@
 #include "runtime.h"
 
 static cudaError_t copy_1d(const struct fcrt_driver *d, void *dst, const void *src, size_t n,
-			   enum cudaMemcpyKind kind, bool async, cudaStream_t s)
+                           enum cudaMemcpyKind kind, bool async, cudaStream_t s)
 {
 	CUdeviceptr dd = (CUdeviceptr)(uintptr_t)dst, sd = (CUdeviceptr)(uintptr_t)src;
 	CUstream cs = (CUstream)s;
@@ -24,15 +24,14 @@ static cudaError_t copy_1d(const struct fcrt_driver *d, void *dst, const void *s
 		r = async ? d->memcpyDtoDAsync(dd, sd, n, cs) : d->memcpyDtoD(dd, sd, n);
 		break;
 	case cudaMemcpyHostToHost:
-	case cudaMemcpyDefault:
-		r = async ? d->memcpyAsync(dd, sd, n, cs) : d->memcpy(dd, sd, n);
-		break;
-	default:
-		return fcrt_ret(cudaErrorInvalidMemcpyDirection);
+	case cudaMemcpyDefault: r = async ? d->memcpyAsync(dd, sd, n, cs) : d->memcpy(dd, sd, n); break;
+	default: return fcrt_ret(cudaErrorInvalidMemcpyDirection);
 	}
 	return fcrt_done(r);
 }
 
+/* Forwarders stay one line each, read as a table (clang-format would spread them). */
+/* clang-format off */
 FCRT_API cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind)
 { return copy_1d(&fcrt_drv, dst, src, count, kind, false, NULL); }
 FCRT_API cudaError_t cudaMemcpy_ptds(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind)
@@ -43,6 +42,7 @@ FCRT_API cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, e
 FCRT_API cudaError_t cudaMemcpyAsync_ptsz(void *dst, const void *src, size_t count,
 					  enum cudaMemcpyKind kind, cudaStream_t stream)
 { return copy_1d(&fcrt_drv_pt, dst, src, count, kind, true, stream); }
+/* clang-format on */
 
 /* ------------------------------------------------------------------- 2D and 3D */
 /* Memory types of the two sides for a direction; false for a bad direction. */
@@ -50,8 +50,14 @@ static bool kind_types(enum cudaMemcpyKind kind, CUmemorytype *src, CUmemorytype
 {
 	switch (kind) {
 	case cudaMemcpyHostToHost: *src = *dst = CU_MEMORYTYPE_HOST; return true;
-	case cudaMemcpyHostToDevice: *src = CU_MEMORYTYPE_HOST; *dst = CU_MEMORYTYPE_DEVICE; return true;
-	case cudaMemcpyDeviceToHost: *src = CU_MEMORYTYPE_DEVICE; *dst = CU_MEMORYTYPE_HOST; return true;
+	case cudaMemcpyHostToDevice:
+		*src = CU_MEMORYTYPE_HOST;
+		*dst = CU_MEMORYTYPE_DEVICE;
+		return true;
+	case cudaMemcpyDeviceToHost:
+		*src = CU_MEMORYTYPE_DEVICE;
+		*dst = CU_MEMORYTYPE_HOST;
+		return true;
 	case cudaMemcpyDeviceToDevice: *src = *dst = CU_MEMORYTYPE_DEVICE; return true;
 	case cudaMemcpyDefault: *src = *dst = CU_MEMORYTYPE_UNIFIED; return true;
 	default: return false;
@@ -59,8 +65,8 @@ static bool kind_types(enum cudaMemcpyKind kind, CUmemorytype *src, CUmemorytype
 }
 
 static cudaError_t copy_2d(const struct fcrt_driver *d, void *dst, size_t dpitch, const void *src,
-			   size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind,
-			   bool async, cudaStream_t s)
+                           size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind, bool async,
+                           cudaStream_t s)
 {
 	CUDA_MEMCPY2D c = { 0 };
 
@@ -84,6 +90,7 @@ static cudaError_t copy_2d(const struct fcrt_driver *d, void *dst, size_t dpitch
 	return fcrt_done(async ? d->memcpy2DAsync(&c, (CUstream)s) : d->memcpy2D(&c));
 }
 
+/* clang-format off */
 FCRT_API cudaError_t cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width,
 				  size_t height, enum cudaMemcpyKind kind)
 { return copy_2d(&fcrt_drv, dst, dpitch, src, spitch, width, height, kind, false, NULL); }
@@ -98,10 +105,11 @@ FCRT_API cudaError_t cudaMemcpy2DAsync_ptsz(void *dst, size_t dpitch, const void
 					    size_t width, size_t height, enum cudaMemcpyKind kind,
 					    cudaStream_t stream)
 { return copy_2d(&fcrt_drv_pt, dst, dpitch, src, spitch, width, height, kind, true, stream); }
+/* clang-format on */
 
 /* Linear memory only: a CUDA array on either side is cudaErrorNotSupported here. */
 static cudaError_t copy_3d(const struct fcrt_driver *d, const struct cudaMemcpy3DParms *p, bool async,
-			   cudaStream_t s)
+                           cudaStream_t s)
 {
 	CUDA_MEMCPY3D c = { 0 };
 
@@ -136,6 +144,7 @@ static cudaError_t copy_3d(const struct fcrt_driver *d, const struct cudaMemcpy3
 	return fcrt_done(async ? d->memcpy3DAsync(&c, (CUstream)s) : d->memcpy3D(&c));
 }
 
+/* clang-format off */
 FCRT_API cudaError_t cudaMemcpy3D(const struct cudaMemcpy3DParms *p)
 { return copy_3d(&fcrt_drv, p, false, NULL); }
 FCRT_API cudaError_t cudaMemcpy3D_ptds(const struct cudaMemcpy3DParms *p)
@@ -144,10 +153,11 @@ FCRT_API cudaError_t cudaMemcpy3DAsync(const struct cudaMemcpy3DParms *p, cudaSt
 { return copy_3d(&fcrt_drv, p, true, stream); }
 FCRT_API cudaError_t cudaMemcpy3DAsync_ptsz(const struct cudaMemcpy3DParms *p, cudaStream_t stream)
 { return copy_3d(&fcrt_drv_pt, p, true, stream); }
+/* clang-format on */
 
 /* ------------------------------------------------------------------ peer, batch */
-static cudaError_t copy_peer(void *dst, int dstDevice, const void *src, int srcDevice, size_t n,
-			     bool async, cudaStream_t s)
+static cudaError_t copy_peer(void *dst, int dstDevice, const void *src, int srcDevice, size_t n, bool async,
+                             cudaStream_t s)
 {
 	FCRT_ENTER();
 	if (dstDevice != 0 || srcDevice != 0)
@@ -155,28 +165,30 @@ static cudaError_t copy_peer(void *dst, int dstDevice, const void *src, int srcD
 	CUdeviceptr dd = (CUdeviceptr)(uintptr_t)dst, sd = (CUdeviceptr)(uintptr_t)src;
 	CUcontext c = fcrt_primary();
 	return fcrt_done(async ? fcrt_drv.memcpyPeerAsync(dd, c, sd, c, n, (CUstream)s)
-			       : fcrt_drv.memcpyPeer(dd, c, sd, c, n));
+	                       : fcrt_drv.memcpyPeer(dd, c, sd, c, n));
 }
 
+/* clang-format off */
 FCRT_API cudaError_t cudaMemcpyPeer(void *dst, int dstDevice, const void *src, int srcDevice, size_t count)
 { return copy_peer(dst, dstDevice, src, srcDevice, count, false, NULL); }
 FCRT_API cudaError_t cudaMemcpyPeerAsync(void *dst, int dstDevice, const void *src, int srcDevice,
 					 size_t count, cudaStream_t stream)
 { return copy_peer(dst, dstDevice, src, srcDevice, count, true, stream); }
+/* clang-format on */
 
 /* cudaMemcpyAttributes and CUmemcpyAttributes share their layout. */
 static cudaError_t copy_batch(const struct fcrt_driver *d, void *const *dsts, const void *const *srcs,
-			      const size_t *sizes, size_t count, struct cudaMemcpyAttributes *attrs,
-			      size_t *attrsIdxs, size_t numAttrs, cudaStream_t s)
+                              const size_t *sizes, size_t count, struct cudaMemcpyAttributes *attrs,
+                              size_t *attrsIdxs, size_t numAttrs, cudaStream_t s)
 {
 	_Static_assert(sizeof(struct cudaMemcpyAttributes) == sizeof(CUmemcpyAttributes),
-		       "memcpy attribute layouts differ");
+	               "memcpy attribute layouts differ");
 	FCRT_ENTER();
-	return fcrt_done(d->memcpyBatchAsync((CUdeviceptr *)dsts, (CUdeviceptr *)srcs, (size_t *)sizes,
-					     count, (CUmemcpyAttributes *)attrs, attrsIdxs, numAttrs,
-					     (CUstream)s));
+	return fcrt_done(d->memcpyBatchAsync((CUdeviceptr *)dsts, (CUdeviceptr *)srcs, (size_t *)sizes, count,
+	                                     (CUmemcpyAttributes *)attrs, attrsIdxs, numAttrs, (CUstream)s));
 }
 
+/* clang-format off */
 FCRT_API cudaError_t cudaMemcpyBatchAsync(void *const *dsts, const void *const *srcs, const size_t *sizes,
 					  size_t count, struct cudaMemcpyAttributes *attrs, size_t *attrsIdxs,
 					  size_t numAttrs, cudaStream_t stream)
@@ -186,10 +198,11 @@ FCRT_API cudaError_t cudaMemcpyBatchAsync_ptsz(void *const *dsts, const void *co
 					       struct cudaMemcpyAttributes *attrs, size_t *attrsIdxs,
 					       size_t numAttrs, cudaStream_t stream)
 { return copy_batch(&fcrt_drv_pt, dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, stream); }
+/* clang-format on */
 
 /* ---------------------------------------------------------------------- memsets */
 static cudaError_t set_2d(const struct fcrt_driver *d, void *p, size_t pitch, int value, size_t width,
-			  size_t height, bool two_d, bool async, cudaStream_t s)
+                          size_t height, bool two_d, bool async, cudaStream_t s)
 {
 	CUdeviceptr dp = (CUdeviceptr)(uintptr_t)p;
 	unsigned char v = (unsigned char)value;
@@ -200,10 +213,11 @@ static cudaError_t set_2d(const struct fcrt_driver *d, void *p, size_t pitch, in
 		r = async ? d->memsetD8Async(dp, v, width, (CUstream)s) : d->memsetD8(dp, v, width);
 	else
 		r = async ? d->memsetD2D8Async(dp, pitch, v, width, height, (CUstream)s)
-			  : d->memsetD2D8(dp, pitch, v, width, height);
+		          : d->memsetD2D8(dp, pitch, v, width, height);
 	return fcrt_done(r);
 }
 
+/* clang-format off */
 FCRT_API cudaError_t cudaMemset(void *devPtr, int value, size_t count)
 { return set_2d(&fcrt_drv, devPtr, 0, value, count, 1, false, false, NULL); }
 FCRT_API cudaError_t cudaMemset_ptds(void *devPtr, int value, size_t count)
@@ -222,3 +236,4 @@ FCRT_API cudaError_t cudaMemset2DAsync(void *devPtr, size_t pitch, int value, si
 FCRT_API cudaError_t cudaMemset2DAsync_ptsz(void *devPtr, size_t pitch, int value, size_t width,
 					    size_t height, cudaStream_t stream)
 { return set_2d(&fcrt_drv_pt, devPtr, pitch, value, width, height, true, true, stream); }
+/* clang-format on */

@@ -169,33 +169,33 @@ FCRT_API cudaError_t cudaEventDestroy(cudaEvent_t event)
 
 /* ---------------------------------------------------------------------- launches */
 /* The host stub stands in for the CUfunction the real runtime would look up. */
-static cudaError_t launch(const struct fcrt_driver *d, const void *func, dim3 grid, dim3 block,
-			  void **args, size_t sharedMem, cudaStream_t s)
+static cudaError_t launch(const struct fcrt_driver *d, const void *func, dim3 grid, dim3 block, void **args,
+                          size_t sharedMem, cudaStream_t s)
 {
 	FCRT_ENTER();
 	if (!func)
 		return fcrt_ret(cudaErrorInvalidDeviceFunction);
-	CUresult r = d->launchKernel((CUfunction)(uintptr_t)func, grid.x, grid.y, grid.z, block.x,
-				     block.y, block.z, (unsigned)sharedMem, (CUstream)s, args, NULL);
+	CUresult r = d->launchKernel((CUfunction)(uintptr_t)func, grid.x, grid.y, grid.z, block.x, block.y,
+	                             block.z, (unsigned)sharedMem, (CUstream)s, args, NULL);
 	if (r == CUDA_ERROR_INVALID_VALUE) /* bad dimensions, as the runtime names it */
 		return fcrt_ret(cudaErrorInvalidConfiguration);
 	return fcrt_done(r);
 }
 
 FCRT_API cudaError_t cudaLaunchKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args,
-				      size_t sharedMem, cudaStream_t stream)
+                                      size_t sharedMem, cudaStream_t stream)
 {
 	return launch(&fcrt_drv, func, gridDim, blockDim, args, sharedMem, stream);
 }
 
 FCRT_API cudaError_t cudaLaunchKernel_ptsz(const void *func, dim3 gridDim, dim3 blockDim, void **args,
-					   size_t sharedMem, cudaStream_t stream)
+                                           size_t sharedMem, cudaStream_t stream)
 {
 	return launch(&fcrt_drv_pt, func, gridDim, blockDim, args, sharedMem, stream);
 }
 
-static cudaError_t launch_ex(const struct fcrt_driver *d, const cudaLaunchConfig_t *config,
-			     const void *func, void **args)
+static cudaError_t launch_ex(const struct fcrt_driver *d, const cudaLaunchConfig_t *config, const void *func,
+                             void **args)
 {
 	FCRT_ENTER();
 	if (!config)
@@ -203,9 +203,12 @@ static cudaError_t launch_ex(const struct fcrt_driver *d, const cudaLaunchConfig
 	if (!func)
 		return fcrt_ret(cudaErrorInvalidDeviceFunction);
 	CUlaunchConfig c = {
-		.gridDimX = config->gridDim.x, .gridDimY = config->gridDim.y,
-		.gridDimZ = config->gridDim.z, .blockDimX = config->blockDim.x,
-		.blockDimY = config->blockDim.y, .blockDimZ = config->blockDim.z,
+		.gridDimX = config->gridDim.x,
+		.gridDimY = config->gridDim.y,
+		.gridDimZ = config->gridDim.z,
+		.blockDimX = config->blockDim.x,
+		.blockDimY = config->blockDim.y,
+		.blockDimZ = config->blockDim.z,
 		.sharedMemBytes = (unsigned)config->dynamicSmemBytes,
 		.hStream = (CUstream)config->stream,
 	};
@@ -217,8 +220,7 @@ FCRT_API cudaError_t cudaLaunchKernelExC(const cudaLaunchConfig_t *config, const
 	return launch_ex(&fcrt_drv, config, func, args);
 }
 
-FCRT_API cudaError_t cudaLaunchKernelExC_ptsz(const cudaLaunchConfig_t *config, const void *func,
-					      void **args)
+FCRT_API cudaError_t cudaLaunchKernelExC_ptsz(const cudaLaunchConfig_t *config, const void *func, void **args)
 {
 	return launch_ex(&fcrt_drv_pt, config, func, args);
 }
@@ -226,8 +228,8 @@ FCRT_API cudaError_t cudaLaunchKernelExC_ptsz(const cudaLaunchConfig_t *config, 
 /* ---------------------------------------------------------------- entry points */
 /* As documented: cudaSuccess with a NULL pointer when the driver has no such symbol
  * for that version; driverStatus says why. */
-static cudaError_t entry_point(const char *symbol, void **funcPtr, unsigned version,
-			       unsigned long long flags, enum cudaDriverEntryPointQueryResult *status)
+static cudaError_t entry_point(const char *symbol, void **funcPtr, unsigned version, unsigned long long flags,
+                               enum cudaDriverEntryPointQueryResult *status)
 {
 	CUdriverProcAddressQueryResult st = CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
 	cudaError_t e = fcrt_load();
@@ -254,29 +256,28 @@ static unsigned long long per_thread(unsigned long long flags)
 }
 
 FCRT_API cudaError_t cudaGetDriverEntryPoint(const char *symbol, void **funcPtr, unsigned long long flags,
-					     enum cudaDriverEntryPointQueryResult *driverStatus)
+                                             enum cudaDriverEntryPointQueryResult *driverStatus)
 {
 	return entry_point(symbol, funcPtr, FCRT_VERSION, flags, driverStatus);
 }
 
 FCRT_API cudaError_t cudaGetDriverEntryPoint_ptsz(const char *symbol, void **funcPtr,
-						  unsigned long long flags,
-						  enum cudaDriverEntryPointQueryResult *driverStatus)
+                                                  unsigned long long flags,
+                                                  enum cudaDriverEntryPointQueryResult *driverStatus)
 {
 	return entry_point(symbol, funcPtr, FCRT_VERSION, per_thread(flags), driverStatus);
 }
 
 FCRT_API cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **funcPtr,
-						      unsigned int cudaVersion, unsigned long long flags,
-						      enum cudaDriverEntryPointQueryResult *driverStatus)
+                                                      unsigned int cudaVersion, unsigned long long flags,
+                                                      enum cudaDriverEntryPointQueryResult *driverStatus)
 {
 	return entry_point(symbol, funcPtr, cudaVersion, flags, driverStatus);
 }
 
 FCRT_API cudaError_t cudaGetDriverEntryPointByVersion_ptsz(const char *symbol, void **funcPtr,
-							   unsigned int cudaVersion,
-							   unsigned long long flags,
-							   enum cudaDriverEntryPointQueryResult *driverStatus)
+                                                           unsigned int cudaVersion, unsigned long long flags,
+                                                           enum cudaDriverEntryPointQueryResult *driverStatus)
 {
 	return entry_point(symbol, funcPtr, cudaVersion, per_thread(flags), driverStatus);
 }

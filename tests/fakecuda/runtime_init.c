@@ -22,21 +22,20 @@ static __thread bool thread_ready; /* this thread has a current context */
 static void fetch_all(void)
 {
 	CUdriverProcAddressQueryResult st;
-#define FCRT_FETCH(field, name, decl)                                                        \
-	fcrt_get_proc(name, (void **)&fcrt_drv.field, FCRT_VERSION,                         \
-		      CU_GET_PROC_ADDRESS_DEFAULT, &st);                                    \
-	fcrt_get_proc(name, (void **)&fcrt_drv_pt.field, FCRT_VERSION,                      \
-		      CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, &st);
+#define FCRT_FETCH(field, name, decl)                                                                  \
+	fcrt_get_proc(name, (void **)&fcrt_drv.field, FCRT_VERSION, CU_GET_PROC_ADDRESS_DEFAULT, &st); \
+	fcrt_get_proc(name, (void **)&fcrt_drv_pt.field, FCRT_VERSION,                                 \
+	              CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, &st);
 	FCRT_DRIVER_FUNCS(FCRT_FETCH)
 #undef FCRT_FETCH
 }
 
 static bool all_present(void)
 {
-#define FCRT_CHECK(field, name, decl)                                                       \
-	if (!fcrt_drv.field || !fcrt_drv_pt.field) {                                         \
-		fprintf(stderr, "fakecuda runtime: driver lacks %s\n", name);               \
-		return false;                                                                \
+#define FCRT_CHECK(field, name, decl)                                         \
+	if (!fcrt_drv.field || !fcrt_drv_pt.field) {                          \
+		fprintf(stderr, "fakecuda runtime: driver lacks %s\n", name); \
+		return false;                                                 \
 	}
 	FCRT_DRIVER_FUNCS(FCRT_CHECK)
 #undef FCRT_CHECK

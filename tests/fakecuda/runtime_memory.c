@@ -28,8 +28,8 @@ FCRT_API cudaError_t cudaFree(void *devPtr)
 	return fcrt_done(fcrt_drv.memFree((CUdeviceptr)(uintptr_t)devPtr));
 }
 
-static cudaError_t malloc_async(const struct fcrt_driver *d, void **devPtr, size_t size,
-				cudaMemPool_t pool, cudaStream_t stream)
+static cudaError_t malloc_async(const struct fcrt_driver *d, void **devPtr, size_t size, cudaMemPool_t pool,
+                                cudaStream_t stream)
 {
 	CUdeviceptr p = 0;
 	CUresult r;
@@ -56,7 +56,7 @@ FCRT_API cudaError_t cudaMallocAsync_ptsz(void **devPtr, size_t size, cudaStream
 }
 
 FCRT_API cudaError_t cudaMallocFromPoolAsync(void **ptr, size_t size, cudaMemPool_t memPool,
-					     cudaStream_t stream)
+                                             cudaStream_t stream)
 {
 	if (!memPool)
 		return fcrt_ret(cudaErrorInvalidValue);
@@ -64,7 +64,7 @@ FCRT_API cudaError_t cudaMallocFromPoolAsync(void **ptr, size_t size, cudaMemPoo
 }
 
 FCRT_API cudaError_t cudaMallocFromPoolAsync_ptsz(void **ptr, size_t size, cudaMemPool_t memPool,
-						  cudaStream_t stream)
+                                                  cudaStream_t stream)
 {
 	if (!memPool)
 		return fcrt_ret(cudaErrorInvalidValue);
@@ -141,10 +141,9 @@ FCRT_API cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *attr
 	int ordinal = -2;
 	CUdeviceptr dptr = 0;
 	void *hptr = NULL;
-	CUpointer_attribute which[] = { CU_POINTER_ATTRIBUTE_MEMORY_TYPE,
-					CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
-					CU_POINTER_ATTRIBUTE_DEVICE_POINTER,
-					CU_POINTER_ATTRIBUTE_HOST_POINTER };
+	CUpointer_attribute which[] = { CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
+		                        CU_POINTER_ATTRIBUTE_DEVICE_POINTER,
+		                        CU_POINTER_ATTRIBUTE_HOST_POINTER };
 	void *data[] = { &type, &ordinal, &dptr, &hptr };
 
 	FCRT_ENTER();

@@ -21,8 +21,8 @@ int main(int argc, char **argv)
 	if ((e = cudaMalloc(&dev, sizeof(in))) || (e = cudaStreamCreate(&s)) ||
 	    (e = cudaMemcpyAsync(dev, in, sizeof(in), cudaMemcpyHostToDevice, s)) ||
 	    (e = cudaStreamSynchronize(s)) ||
-	    (e = cudaMemcpy(out, dev, sizeof(out), cudaMemcpyDeviceToHost)) ||
-	    (e = cudaStreamDestroy(s)) || (e = cudaFree(dev))) {
+	    (e = cudaMemcpy(out, dev, sizeof(out), cudaMemcpyDeviceToHost)) || (e = cudaStreamDestroy(s)) ||
+	    (e = cudaFree(dev))) {
 		fprintf(stderr, "static_check: %s: %s\n", cudaGetErrorName(e), cudaGetErrorString(e));
 		return 1;
 	}

@@ -76,7 +76,7 @@ static void put(const char *path, const void *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ms_desc_set first = {0}, again = {0};
+	struct ms_desc_set first = { 0 }, again = { 0 };
 	char err[1024] = "";
 	int rc, rc2, fd;
 

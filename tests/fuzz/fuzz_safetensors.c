@@ -29,7 +29,7 @@ static void put(const char *path, const void *p, size_t n)
 
 static void put_shard(const char *name, const char *header, size_t data_len)
 {
-	char path[160], buf[512] = {0};
+	char path[160], buf[512] = { 0 };
 	size_t n = strlen(header);
 
 	for (int i = 0; i < 8; i++)
@@ -41,8 +41,8 @@ static void put_shard(const char *name, const char *header, size_t data_len)
 
 static void cleanup(void)
 {
-	static const char *const names[] = {"a.safetensors", "b.safetensors", "model.safetensors.index.json",
-	                                    "x.safetensors"};
+	static const char *const names[] = { "a.safetensors", "b.safetensors", "model.safetensors.index.json",
+		                             "x.safetensors" };
 	char path[160];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -87,7 +87,7 @@ static void check(const struct ms_desc_set *set)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 	const char *path = size && data[0] == '{' ? index_path : file_path;
 	char err[512] = "";
 	int rc, null;

@@ -110,7 +110,7 @@ static inline int ch_count_with(const char *prefix, const char *needle)
 
 /* Register a 1-D (or 2-D when cols) tensor through the public API. */
 static inline struct ms_reg_tensor *ch_tensor(const char *name, uint64_t dev, const char *dtype, int64_t rows,
-					      int64_t cols)
+                                              int64_t cols)
 {
 	int64_t shape[2] = { rows, cols };
 	int rc = metashim_register_tensor(NULL, name, dev, dtype, cols ? 2 : 1, shape, NULL);
@@ -123,8 +123,14 @@ static inline struct ms_reg_tensor *ch_tensor(const char *name, uint64_t dev, co
 static inline void ch_copy(uint64_t dst, uint64_t src, uint64_t bytes)
 {
 	static uint64_t seq;
-	struct ms_copy c = { .api = "cudaMemcpy", .dst = dst, .src = src, .width = bytes, .rows = 1,
-			     .dpitch = bytes, .spitch = bytes, .dir = MS_DIR_H2D };
+	struct ms_copy c = { .api = "cudaMemcpy",
+		             .dst = dst,
+		             .src = src,
+		             .width = bytes,
+		             .rows = 1,
+		             .dpitch = bytes,
+		             .spitch = bytes,
+		             .dir = MS_DIR_H2D };
 
 	c.seq = ++seq;
 	ms_count_copy(&c);

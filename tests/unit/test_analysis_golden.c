@@ -133,9 +133,9 @@ Test(analysis_export, json_parses_and_carries_the_documented_fields)
 	cr_expect_eq(json_integer_value(json_object_get(doc, "metashim_export")), 1);
 	json_t *run0 = json_array_get(json_object_get(doc, "runs"), 0);
 	cr_assert(run0);
-	const char *sections[] = { "header", "trace", "summary", "apis", "directions", "layers",
-				   "tensors", "problems", "callsites", "memory", "marks", "warnings",
-				   "completions" };
+	const char *sections[] = { "header", "trace",    "summary",    "apis",      "directions",
+		                   "layers", "tensors",  "problems",   "callsites", "memory",
+		                   "marks",  "warnings", "completions" };
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		cr_expect(json_object_get(run0, sections[i]), "no %s", sections[i]);
 	json_t *sum = json_object_get(run0, "summary");

@@ -24,30 +24,33 @@ static void load(struct ms_run *run, const char *text)
 }
 
 #define HEAD "metashim-trace 1\nheader fmt=1 pid=9 rank=-1 world=-1 mode=trace\n"
-#define DESC                                                                                  \
-	"module id=1 base=0x400000 end=0x500000 path=/bin/app buildid=-\n"                        \
-	"stack id=1 parent=0 pc=0x401000\n"                                                       \
-	"stack id=2 parent=0 pc=0x402000\n"                                                       \
-	"layer id=1 name=L0\n"                                                                    \
-	"layer id=2 name=L1\n"                                                                    \
-	"tensor id=1 layer=1 name=L0.a dtype=BF16 esize=2 shape=8 stride=1 elems=8 skip=0 "       \
-	"file=/c.st foff=0 flen=16\n"                                                             \
-	"tensor id=2 layer=1 name=L0.b dtype=F32 esize=4 shape=4 stride=1 elems=4 skip=0 "        \
-	"file=/c.st foff=16 flen=16\n"                                                            \
-	"tensor id=3 layer=2 name=L1.a dtype=F32 esize=4 shape=4 stride=1 elems=4 skip=0 "        \
-	"file=/c.st foff=32 flen=16\n"                                                            \
+#define DESC                                                                                \
+	"module id=1 base=0x400000 end=0x500000 path=/bin/app buildid=-\n"                  \
+	"stack id=1 parent=0 pc=0x401000\n"                                                 \
+	"stack id=2 parent=0 pc=0x402000\n"                                                 \
+	"layer id=1 name=L0\n"                                                              \
+	"layer id=2 name=L1\n"                                                              \
+	"tensor id=1 layer=1 name=L0.a dtype=BF16 esize=2 shape=8 stride=1 elems=8 skip=0 " \
+	"file=/c.st foff=0 flen=16\n"                                                       \
+	"tensor id=2 layer=1 name=L0.b dtype=F32 esize=4 shape=4 stride=1 elems=4 skip=0 "  \
+	"file=/c.st foff=16 flen=16\n"                                                      \
+	"tensor id=3 layer=2 name=L1.a dtype=F32 esize=4 shape=4 stride=1 elems=4 skip=0 "  \
+	"file=/c.st foff=32 flen=16\n"                                                      \
 	"tensor id=4 layer=2 name=L1.expert_map dtype=I32 esize=4 shape=2 stride=1 elems=2 skip=1\n"
-#define COPY(seq, t, bytes, stack)                                                            \
+#define COPY(seq, t, bytes, stack)                                                                     \
 	"copy seq=" #seq " t=" #t " dur=10 tid=1 api=cudaMemcpy dir=H2D dst=0x1 src=0x2 bytes=" #bytes \
 	" stream=0x0 rc=0 stack=" #stack "\n"
 
 Test(analysis_model, traffic_is_counted_per_api_and_direction)
 {
 	struct ms_run r;
+	/* Trace text rows stay one record a line; clang-format would run them together. */
+	/* clang-format off */
 	load(&r, HEAD COPY(1, 100, 64, 1) COPY(2, 200, 32, 1)
 		 "copy seq=3 t=300 dur=5 tid=1 api=cudaMemcpyAsync dir=D2H dst=0x1 src=0x2 bytes=8 stream=0x0 rc=0 stack=0\n"
 		 "copy seq=4 t=400 dur=5 tid=1 api=cudaMemcpy dir=H2D dst=0x1 src=0x2 bytes=999 stream=0x0 rc=1 stack=0\n"
 		 "footer t=500 events=4 dropped=0\n");
+	/* clang-format on */
 	cr_expect_eq(r.copies, 3);
 	cr_expect_eq(r.copy_bytes, 104);
 	cr_expect_eq(r.dirs[MS_DIR_H2D].calls, 2);
@@ -66,6 +69,7 @@ Test(analysis_model, traffic_is_counted_per_api_and_direction)
 Test(analysis_model, live_bytes_follow_alloc_and_free_matched_by_pointer)
 {
 	struct ms_run r;
+	/* clang-format off */
 	load(&r, HEAD
 		 "alloc seq=1 t=10 dur=1 tid=1 api=cudaMalloc ptr=0x1000 bytes=100 stream=0x0 rc=0 stack=0\n"
 		 "alloc seq=2 t=20 dur=1 tid=1 api=cudaMalloc ptr=0x2000 bytes=50 stream=0x0 rc=0 stack=0\n"
@@ -73,6 +77,7 @@ Test(analysis_model, live_bytes_follow_alloc_and_free_matched_by_pointer)
 		 "alloc seq=4 t=40 dur=1 tid=1 api=cudaMalloc ptr=0x3000 bytes=70 stream=0x0 rc=0 stack=0\n"
 		 "free seq=5 t=50 dur=1 tid=1 api=cudaFree ptr=0x9999 bytes=0 stream=0x0 rc=0 stack=0\n"
 		 "alloc seq=6 t=60 dur=1 tid=1 api=cudaMalloc ptr=0x4000 bytes=1 stream=0x0 rc=2 stack=0\n");
+	/* clang-format on */
 	cr_expect_eq(r.live_peak, 150);
 	cr_expect_eq(r.live_peak_t, 21);
 	cr_expect_eq(r.live_bytes, 120);
@@ -86,9 +91,11 @@ Test(analysis_model, live_bytes_follow_alloc_and_free_matched_by_pointer)
 Test(analysis_model, materialization_peaks_come_from_mem_records)
 {
 	struct ms_run r;
+	/* clang-format off */
 	load(&r, HEAD "mem t=1 reserved=1000 materialized=10 staged=0 scratch=2\n"
 		      "mem t=2 reserved=1000 materialized=400 staged=30 scratch=2\n"
 		      "mem t=3 reserved=900 materialized=100 staged=0 scratch=2\n");
+	/* clang-format on */
 	cr_expect(r.has_mem);
 	cr_expect_eq(r.reserved_peak, 1000);
 	cr_expect_eq(r.materialized_peak, 400);
@@ -101,9 +108,11 @@ Test(analysis_model, attr_records_give_copied_and_covered_per_tensor)
 {
 	struct ms_run r;
 	/* [0,3) and [5,8) count 6 covered; then the same 2 elements again. */
+	/* clang-format off */
 	load(&r, HEAD DESC COPY(1, 100, 6, 1) "attr seq=1 tensor=1 off=0 elems=3 copied=3\n"
 		 COPY(2, 200, 6, 1) "attr seq=2 tensor=1 off=5 elems=3 copied=6\n"
 		 COPY(3, 300, 4, 2) "attr seq=3 tensor=1 off=0 elems=2 copied=8\n");
+	/* clang-format on */
 	struct ms_tensor *t = &r.tensors[0];
 	cr_expect_eq(t->covered, 6);
 	cr_expect_eq(t->copied, 8);
@@ -111,17 +120,19 @@ Test(analysis_model, attr_records_give_copied_and_covered_per_tensor)
 	cr_expect_eq(t->last_t, 310);
 	cr_expect_eq(ms_tensor_status(t), MS_ST_PARTIAL);
 	cr_expect_eq(r.layers[0].status, MS_ST_PARTIAL,
-		     "L0.b never arrived but L0.a did: the layer is partial, not never loaded");
+	             "L0.b never arrived but L0.a did: the layer is partial, not never loaded");
 	ms_run_free(&r);
 }
 
 Test(analysis_model, problems_name_never_partial_twice_and_their_call_sites)
 {
 	struct ms_run r;
+	/* clang-format off */
 	load(&r, HEAD DESC COPY(1, 100, 16, 1) "attr seq=1 tensor=1 off=0 elems=8 copied=8\n"
 		 COPY(2, 200, 16, 2) "attr seq=2 tensor=1 off=0 elems=8 copied=16\n"
 		 COPY(3, 300, 8, 1) "attr seq=3 tensor=2 off=0 elems=2 copied=2\n"
 		 "footer t=400 events=3 dropped=0\n");
+	/* clang-format on */
 	cr_expect_eq(r.problem_kinds[MS_PB_LOADED_TWICE], 1);
 	cr_expect_eq(r.problem_kinds[MS_PB_PARTIAL], 1);
 	cr_expect_eq(r.problem_kinds[MS_PB_NEVER_LOADED], 1);
@@ -145,11 +156,13 @@ Test(analysis_model, problems_name_never_partial_twice_and_their_call_sites)
 Test(analysis_model, unattributed_misaligned_and_straddle_are_problems_with_sites)
 {
 	struct ms_run r;
+	/* clang-format off */
 	load(&r, HEAD DESC COPY(1, 100, 300, 2) "unattr seq=1 bytes=300\n"
 		 /* the attr/problem arriving before its copy still finds its call site */
 		 "problem seq=2 kind=misaligned tensor=3 detail=x\n" COPY(2, 200, 3, 1)
 		 COPY(3, 300, 20, 1) "problem seq=3 kind=straddle tensor=3 detail=y\n"
 		 "problem seq=3 kind=somethingnew tensor=3\n");
+	/* clang-format on */
 	cr_expect_eq(r.unattr_bytes, 300);
 	cr_expect_eq(r.problem_kinds[MS_PB_UNATTRIBUTED], 1);
 	cr_expect_eq(r.problem_kinds[MS_PB_MISALIGNED], 1);
@@ -169,6 +182,7 @@ Test(analysis_model, unattributed_misaligned_and_straddle_are_problems_with_site
 Test(analysis_model, completes_and_final_records_are_cross_checked)
 {
 	struct ms_run r;
+	/* clang-format off */
 	load(&r, HEAD DESC COPY(1, 100, 16, 1) "attr seq=1 tensor=1 off=0 elems=8 copied=8\n"
 		 COPY(2, 200, 16, 1) "attr seq=2 tensor=2 off=0 elems=4 copied=4\n"
 		 "complete t=210 seq=2 layer=1 loads=1\n"
@@ -176,6 +190,7 @@ Test(analysis_model, completes_and_final_records_are_cross_checked)
 		 "complete t=310 seq=3 layer=2 loads=1\n"
 		 "final tensor=1 copied=8 covered=8\nfinal tensor=2 copied=4 covered=4\n"
 		 "final tensor=3 copied=5 covered=4\nfooter t=400 events=3 dropped=0\n");
+	/* clang-format on */
 	cr_expect_eq(r.layers[0].complete_t, 210);
 	cr_expect_eq(r.layers[0].loads, 1);
 	cr_expect_eq(r.layers[0].status, MS_ST_COMPLETE);
@@ -188,10 +203,12 @@ Test(analysis_model, completes_and_final_records_are_cross_checked)
 Test(analysis_model, release_puts_a_layer_back_so_a_reload_is_not_a_double_load)
 {
 	struct ms_run r;
+	/* clang-format off */
 	load(&r, HEAD DESC COPY(1, 100, 16, 1) "attr seq=1 tensor=3 off=0 elems=4 copied=4\n"
 		 "complete t=110 seq=1 layer=2 loads=1\nrelease t=150 layer=2 bytes=16 backup=0\n"
 		 COPY(2, 200, 16, 1) "attr seq=2 tensor=3 off=0 elems=4 copied=4\n"
 		 "complete t=210 seq=2 layer=2 loads=2\n");
+	/* clang-format on */
 	cr_expect_eq(r.tensors[2].copied, 4);
 	cr_expect_eq(r.layers[1].status, MS_ST_COMPLETE);
 	cr_expect_eq(r.layers[1].loads, 2);
@@ -202,9 +219,11 @@ Test(analysis_model, release_puts_a_layer_back_so_a_reload_is_not_a_double_load)
 Test(analysis_model, call_sites_walk_the_stack_trie_innermost_first)
 {
 	struct ms_run r;
+	/* clang-format off */
 	load(&r, HEAD "module id=1 base=0x400000 end=0x500000 path=/bin/app buildid=-\n"
 		      "stack id=1 parent=0 pc=0x401000\nstack id=2 parent=1 pc=0x402000\n" COPY(1, 1, 10, 2)
 			      COPY(2, 2, 30, 1));
+	/* clang-format on */
 	uint64_t pcs[4];
 	cr_assert_eq(ms_run_stack_frames(&r, 2, pcs, 4), 2);
 	cr_expect_eq(pcs[0], 0x402000);
@@ -219,12 +238,12 @@ Test(analysis_model, call_sites_walk_the_stack_trie_innermost_first)
 	ms_run_free(&r);
 }
 
-#define RANK(rank, body)                                                                      \
-	"metashim-trace 1\nheader fmt=1 pid=1" #rank " rank=" #rank " world=2 mode=trace\n"       \
-	"layer id=1 name=L\n"                                                                     \
-	"tensor id=1 layer=1 name=L.w dtype=BF16 esize=2 shape=8 stride=1 elems=8 skip=0 "        \
-	"file=/c.st foff=0 flen=16\n"                                                             \
-	"tensor id=2 layer=1 name=L.v dtype=BF16 esize=2 shape=8 stride=1 elems=8 skip=0 "        \
+#define RANK(rank, body)                                                                    \
+	"metashim-trace 1\nheader fmt=1 pid=1" #rank " rank=" #rank " world=2 mode=trace\n" \
+	"layer id=1 name=L\n"                                                               \
+	"tensor id=1 layer=1 name=L.w dtype=BF16 esize=2 shape=8 stride=1 elems=8 skip=0 "  \
+	"file=/c.st foff=0 flen=16\n"                                                       \
+	"tensor id=2 layer=1 name=L.v dtype=BF16 esize=2 shape=8 stride=1 elems=8 skip=0 "  \
 	"file=/c.st foff=16 flen=16\n" body
 
 static void ckpt(const char *a, const char *b, struct ms_model *m, struct ms_ckpt_view *v)
@@ -241,11 +260,13 @@ Test(analysis_merge, two_ranks_each_loading_half_consume_every_byte_exactly_once
 {
 	struct ms_model m;
 	struct ms_ckpt_view v;
+	/* clang-format off */
 	ckpt(RANK(0, COPY(1, 1, 8, 0) "attr seq=1 tensor=1 off=0 elems=4 copied=4\n"
 		     COPY(2, 2, 8, 0) "attr seq=2 tensor=2 off=0 elems=4 copied=4\n"),
 	     RANK(1, COPY(1, 1, 8, 0) "attr seq=1 tensor=1 off=4 elems=4 copied=4\n"
 		     COPY(2, 2, 8, 0) "attr seq=2 tensor=2 off=4 elems=4 copied=4\n"),
 	     &m, &v);
+	/* clang-format on */
 	cr_expect_eq(v.once, 32);
 	cr_expect_eq(v.multi, 0);
 	cr_expect_eq(v.never, 0);
@@ -260,8 +281,10 @@ Test(analysis_merge, two_ranks_loading_the_same_half_consume_it_twice)
 {
 	struct ms_model m;
 	struct ms_ckpt_view v;
+	/* clang-format off */
 	ckpt(RANK(0, COPY(1, 1, 8, 0) "attr seq=1 tensor=1 off=0 elems=4 copied=4\n"),
 	     RANK(1, COPY(1, 1, 8, 0) "attr seq=1 tensor=1 off=0 elems=4 copied=4\n"), &m, &v);
+	/* clang-format on */
 	const struct ms_ckpt_tensor *w = &v.v[0];
 	cr_assert_str_eq(w->name, "L.w");
 	cr_expect_eq(w->multi, 8, "4 BF16 elements read by both ranks");

@@ -43,9 +43,9 @@ static char *write_tmp(const char *text)
 }
 
 #define GOOD                                                                              \
-	"metashim-trace 1\n"                                                                  \
-	"header fmt=1 pid=7 exe=/opt/my%20loader argv=a mode=trace\n"                         \
-	"copy seq=1 t=5 dur=2 tid=1 api=cudaMemcpy dir=H2D dst=0x10 src=0x20 bytes=4096 "     \
+	"metashim-trace 1\n"                                                              \
+	"header fmt=1 pid=7 exe=/opt/my%20loader argv=a mode=trace\n"                     \
+	"copy seq=1 t=5 dur=2 tid=1 api=cudaMemcpy dir=H2D dst=0x10 src=0x20 bytes=4096 " \
 	"stream=0x0 rc=0 stack=0\n"
 
 Test(analysis_reader, good_trace_gives_every_record_and_its_fields)
@@ -159,7 +159,8 @@ Test(analysis_reader, unknown_records_and_keys_are_passed_over)
 	struct ms_trace_info info;
 	char err[256];
 	const char *t = "metashim-trace 1\nfuture a=1 b=2\ncopy bytes=7 newkey=zz\n";
-	cr_assert_eq(ms_trace_read_mem("f", t, strlen(t), collect, &s, &info, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ms_trace_read_mem("f", t, strlen(t), collect, &s, &info, err, sizeof(err)), 0, "%s",
+	             err);
 	cr_expect_eq(s.records, 2);
 	cr_expect_eq(s.last_bytes, 7);
 }

@@ -26,7 +26,7 @@ Test(config, defaults_apply_when_nothing_is_set)
 	cr_assert_str_eq(cfg.manifest, "");
 	cr_assert_eq(cfg.layer_depth, 0);
 	cr_assert_str_eq(cfg.skip, "_expert_map,expert_mask,expert_global_to_physical,"
-				   "expert_physical_to_global,expert_local_to_global");
+	                           "expert_physical_to_global,expert_local_to_global");
 	cr_assert_eq(cfg.backtrace, 16);
 	cr_assert_eq(cfg.defer_min, 0);
 	cr_assert_eq(cfg.staging_max, 1ull << 30);
@@ -45,12 +45,22 @@ Test(config, null_envp_gives_defaults)
 
 Test(config, every_option_is_read)
 {
-	char *env[] = { "METASHIM_MODE=layerwise", "METASHIM_DISABLE=1", "METASHIM_OUT=/tmp/x-%r.trace",
-			"METASHIM_CHECKPOINT=/models/llama", "METASHIM_MANIFEST=/tmp/l.json",
-			"METASHIM_LAYER_DEPTH=4", "METASHIM_LAYER_PATTERN=^model\\.layers\\.[0-9]+",
-			"METASHIM_SKIP_TENSORS=rotary,inv_freq", "METASHIM_PROGRESS=yes",
-			"METASHIM_BACKTRACE=0", "METASHIM_DEFER_MIN=64K", "METASHIM_STAGING_MAX=4GiB",
-			"METASHIM_SCRATCH=8M", "METASHIM_BUFFER=256k", "METASHIM_QUIET=true", NULL };
+	char *env[] = { "METASHIM_MODE=layerwise",
+		        "METASHIM_DISABLE=1",
+		        "METASHIM_OUT=/tmp/x-%r.trace",
+		        "METASHIM_CHECKPOINT=/models/llama",
+		        "METASHIM_MANIFEST=/tmp/l.json",
+		        "METASHIM_LAYER_DEPTH=4",
+		        "METASHIM_LAYER_PATTERN=^model\\.layers\\.[0-9]+",
+		        "METASHIM_SKIP_TENSORS=rotary,inv_freq",
+		        "METASHIM_PROGRESS=yes",
+		        "METASHIM_BACKTRACE=0",
+		        "METASHIM_DEFER_MIN=64K",
+		        "METASHIM_STAGING_MAX=4GiB",
+		        "METASHIM_SCRATCH=8M",
+		        "METASHIM_BUFFER=256k",
+		        "METASHIM_QUIET=true",
+		        NULL };
 
 	cr_assert_eq(load(env), 0, "%s", err);
 	cr_assert_eq(cfg.mode, MS_MODE_LAYERWISE);
@@ -95,9 +105,10 @@ Test(config, bad_value_keeps_default_and_names_variable_value_and_expectation)
 
 Test(config, each_bad_option_gets_its_own_line)
 {
-	char *env[] = { "METASHIM_BUFFER=12", "METASHIM_SCRATCH=lots", "METASHIM_BACKTRACE=-1",
-			"METASHIM_QUIET=maybe", "METASHIM_OUT=", "METASHIM_LAYER_DEPTH=x",
-			"METASHIM_PROGRESS=1", NULL };
+	char *env[] = { "METASHIM_BUFFER=12",    "METASHIM_SCRATCH=lots",
+		        "METASHIM_BACKTRACE=-1", "METASHIM_QUIET=maybe",
+		        "METASHIM_OUT=",         "METASHIM_LAYER_DEPTH=x",
+		        "METASHIM_PROGRESS=1",   NULL };
 
 	cr_assert_eq(load(env), 6, "%s", err);
 	cr_assert_eq(cfg.buffer_bytes, 1 << 20);

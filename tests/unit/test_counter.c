@@ -109,7 +109,7 @@ Test(counter, skip_listed_tensors_are_outside_totals)
 Test(counter, row_slices_of_a_sharded_tensor_complete_it)
 {
 	ch_tensor("model.embed.weight", DEV, "BF16", 8, 16); /* 8 rows of 32 bytes */
-	ch_copy(DEV + 4 * 32, SRC, 4 * 32); /* rank 1's half first */
+	ch_copy(DEV + 4 * 32, SRC, 4 * 32);                  /* rank 1's half first */
 	cr_expect_eq(ch_tcounts("model.embed.weight").covered, 64);
 	ch_copy(DEV, SRC, 4 * 32);
 	struct metashim_counts k = ch_tcounts("model.embed.weight");
@@ -174,8 +174,9 @@ Test(counter, host_to_device_bytes_no_tensor_claims_are_unattributed)
 
 Test(counter, device_to_device_copies_attribute_but_are_never_unattributed)
 {
-	struct ms_copy c = { .dst = DEV, .src = DEV + 0x100000, .width = 32, .rows = 1, .dir = MS_DIR_D2D,
-			     .seq = 9 };
+	struct ms_copy c = {
+		.dst = DEV, .src = DEV + 0x100000, .width = 32, .rows = 1, .dir = MS_DIR_D2D, .seq = 9
+	};
 
 	ch_tensor("m.e.x", DEV, "F32", 4, 0);
 	ms_count_copy(&c);
@@ -186,8 +187,14 @@ Test(counter, device_to_device_copies_attribute_but_are_never_unattributed)
 
 Test(counter, pitched_2d_copies_count_each_row)
 {
-	struct ms_copy c = { .dst = DEV, .src = SRC, .width = 16, .rows = 4, .dpitch = 64, .spitch = 16,
-			     .dir = MS_DIR_H2D, .seq = 1 };
+	struct ms_copy c = { .dst = DEV,
+		             .src = SRC,
+		             .width = 16,
+		             .rows = 4,
+		             .dpitch = 64,
+		             .spitch = 16,
+		             .dir = MS_DIR_H2D,
+		             .seq = 1 };
 
 	/* Column block 0..3 of a 4x16 F32 matrix, registered row by row. */
 	ch_tensor("m.f.r0", DEV + 0 * 64, "F32", 4, 0);
@@ -202,8 +209,14 @@ Test(counter, pitched_2d_copies_count_each_row)
 
 Test(counter, packed_2d_copies_are_one_run)
 {
-	struct ms_copy c = { .dst = DEV, .src = SRC, .width = 16, .rows = 4, .dpitch = 16, .spitch = 16,
-			     .dir = MS_DIR_H2D, .seq = 1 };
+	struct ms_copy c = { .dst = DEV,
+		             .src = SRC,
+		             .width = 16,
+		             .rows = 4,
+		             .dpitch = 16,
+		             .spitch = 16,
+		             .dir = MS_DIR_H2D,
+		             .seq = 1 };
 
 	ch_tensor("m.g.x", DEV, "F32", 16, 0);
 	ms_count_copy(&c);
@@ -226,7 +239,7 @@ static int make_file(char *path, size_t cap, struct stat *st)
 }
 
 static void add_file_tensor(const char *name, const char *path, const struct stat *st, uint64_t foff,
-			    int64_t elems)
+                            int64_t elems)
 {
 	struct ms_tensor_desc d = { 0 };
 

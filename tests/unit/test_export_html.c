@@ -10,39 +10,39 @@
 
 #include "model.h"
 
-static const struct ms_model_opts quiet = {.quiet = true};
+static const struct ms_model_opts quiet = { .quiet = true };
 
-#define HEAD(pid, rank)                                                                                      \
-	"metashim-trace 1\n"                                                                                 \
-	"header fmt=1 shim=0.1.0 pid=" #pid " ppid=1 rank=" #rank " world=2 host=node1 exe=/opt/loader "     \
+#define HEAD(pid, rank)                                                                                  \
+	"metashim-trace 1\n"                                                                             \
+	"header fmt=1 shim=0.1.0 pid=" #pid " ppid=1 rank=" #rank " world=2 host=node1 exe=/opt/loader " \
 	"argv=/opt/loader%20--fast cwd=/w wall_ns=1700000000000000000 mode=trace\n"
 
 /* Four layers: complete, loaded twice, partial, never loaded. */
-#define FOUR                                                                                                 \
-	"module id=1 base=0x400000 end=0x410000 path=/opt/loader buildid=-\n"                                \
-	"stack id=1 parent=0 pc=0x401100\n"                                                                  \
-	"layer id=1 name=model.embed\nlayer id=2 name=model.layers.0\n"                                      \
-	"layer id=3 name=model.layers.1\nlayer id=4 name=model.norm\n"                                       \
-	"tensor id=1 layer=1 name=model.embed.w dtype=F32 esize=4 shape=64 stride=1 elems=64 skip=0\n"       \
-	"tensor id=2 layer=2 name=model.layers.0.w dtype=F32 esize=4 shape=64 stride=1 elems=64 skip=0\n"    \
-	"tensor id=3 layer=3 name=model.layers.1.w dtype=F32 esize=4 shape=64 stride=1 elems=64 skip=0\n"    \
-	"tensor id=4 layer=4 name=model.norm.w dtype=F32 esize=4 shape=64 stride=1 elems=64 skip=0\n"        \
-	"alloc seq=1 t=1000 dur=10 tid=1 api=cudaMalloc ptr=0x7e00 bytes=1024 stream=0x0 rc=0 stack=0\n"     \
-	"copy seq=2 t=1000000 dur=1000 tid=1 api=cudaMemcpy dir=H2D dst=0x7e00 src=0x10 bytes=256 "          \
-	"stream=0x0 rc=0 stack=1\n"                                                                          \
-	"attr seq=2 tensor=1 off=0 elems=64 copied=64\n"                                                     \
-	"complete t=1001000 seq=2 layer=1 loads=1\n"                                                         \
-	"copy seq=3 t=2000000 dur=1000 tid=1 api=cudaMemcpy dir=H2D dst=0x7f00 src=0x20 bytes=256 "          \
-	"stream=0x0 rc=0 stack=1\n"                                                                          \
-	"attr seq=3 tensor=2 off=0 elems=64 copied=64\n"                                                     \
-	"complete t=2001000 seq=3 layer=2 loads=1\n"                                                         \
-	"copy seq=4 t=3000000 dur=1000 tid=1 api=cudaMemcpy dir=H2D dst=0x7f00 src=0x20 bytes=256 "          \
-	"stream=0x0 rc=0 stack=1\n"                                                                          \
-	"attr seq=4 tensor=2 off=0 elems=64 copied=128\n"                                                    \
-	"copy seq=5 t=4000000 dur=1000 tid=1 api=cudaMemcpy dir=H2D dst=0x8000 src=0x30 bytes=128 "          \
-	"stream=0x0 rc=0 stack=1\n"                                                                          \
-	"attr seq=5 tensor=3 off=0 elems=32 copied=32\n"                                                     \
-	"free seq=6 t=5000000 dur=10 tid=1 api=cudaFree ptr=0x7e00 bytes=0 stream=0x0 rc=0 stack=0\n"        \
+#define FOUR                                                                                              \
+	"module id=1 base=0x400000 end=0x410000 path=/opt/loader buildid=-\n"                             \
+	"stack id=1 parent=0 pc=0x401100\n"                                                               \
+	"layer id=1 name=model.embed\nlayer id=2 name=model.layers.0\n"                                   \
+	"layer id=3 name=model.layers.1\nlayer id=4 name=model.norm\n"                                    \
+	"tensor id=1 layer=1 name=model.embed.w dtype=F32 esize=4 shape=64 stride=1 elems=64 skip=0\n"    \
+	"tensor id=2 layer=2 name=model.layers.0.w dtype=F32 esize=4 shape=64 stride=1 elems=64 skip=0\n" \
+	"tensor id=3 layer=3 name=model.layers.1.w dtype=F32 esize=4 shape=64 stride=1 elems=64 skip=0\n" \
+	"tensor id=4 layer=4 name=model.norm.w dtype=F32 esize=4 shape=64 stride=1 elems=64 skip=0\n"     \
+	"alloc seq=1 t=1000 dur=10 tid=1 api=cudaMalloc ptr=0x7e00 bytes=1024 stream=0x0 rc=0 stack=0\n"  \
+	"copy seq=2 t=1000000 dur=1000 tid=1 api=cudaMemcpy dir=H2D dst=0x7e00 src=0x10 bytes=256 "       \
+	"stream=0x0 rc=0 stack=1\n"                                                                       \
+	"attr seq=2 tensor=1 off=0 elems=64 copied=64\n"                                                  \
+	"complete t=1001000 seq=2 layer=1 loads=1\n"                                                      \
+	"copy seq=3 t=2000000 dur=1000 tid=1 api=cudaMemcpy dir=H2D dst=0x7f00 src=0x20 bytes=256 "       \
+	"stream=0x0 rc=0 stack=1\n"                                                                       \
+	"attr seq=3 tensor=2 off=0 elems=64 copied=64\n"                                                  \
+	"complete t=2001000 seq=3 layer=2 loads=1\n"                                                      \
+	"copy seq=4 t=3000000 dur=1000 tid=1 api=cudaMemcpy dir=H2D dst=0x7f00 src=0x20 bytes=256 "       \
+	"stream=0x0 rc=0 stack=1\n"                                                                       \
+	"attr seq=4 tensor=2 off=0 elems=64 copied=128\n"                                                 \
+	"copy seq=5 t=4000000 dur=1000 tid=1 api=cudaMemcpy dir=H2D dst=0x8000 src=0x30 bytes=128 "       \
+	"stream=0x0 rc=0 stack=1\n"                                                                       \
+	"attr seq=5 tensor=3 off=0 elems=32 copied=32\n"                                                  \
+	"free seq=6 t=5000000 dur=10 tid=1 api=cudaFree ptr=0x7e00 bytes=0 stream=0x0 rc=0 stack=0\n"     \
 	"footer t=6000000 events=5 dropped=0\n"
 
 struct page {
@@ -155,12 +155,13 @@ static size_t lines(const char *parsed, const char *line)
 
 Test(export_html, is_well_formed_markup_with_the_section_titles)
 {
-	struct page p = {0};
+	struct page p = { 0 };
 	add_trace(&p, HEAD(101, -1) FOUR);
 	render(&p);
-	static const char *const titles[] = {
-	        "metashim report",  "Summary",  "Load timeline", "Layer completeness",
-	        "Memory over time", "Problems", "Layers",        "Top call sites"};
+	static const char *const titles[] = { "metashim report",  "Summary",
+		                              "Load timeline",    "Layer completeness",
+		                              "Memory over time", "Problems",
+		                              "Layers",           "Top call sites" };
 	const char *at = p.parsed;
 	for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++) {
 		char want[64];
@@ -175,7 +176,7 @@ Test(export_html, is_well_formed_markup_with_the_section_titles)
 
 Test(export_html, has_one_timeline_row_and_one_strip_cell_per_layer_by_status)
 {
-	struct page p = {0};
+	struct page p = { 0 };
 	add_trace(&p, HEAD(101, -1) FOUR);
 	render(&p);
 	cr_expect_eq(lines(p.parsed, "row complete"), 1);
@@ -191,7 +192,7 @@ Test(export_html, has_one_timeline_row_and_one_strip_cell_per_layer_by_status)
 
 Test(export_html, summary_gives_the_verdict_and_the_peaks)
 {
-	struct page p = {0};
+	struct page p = { 0 };
 	add_trace(&p, HEAD(101, -1) FOUR);
 	render(&p);
 	cr_expect(strstr(p.text, "3 problems: 1 never loaded, 1 partial, 1 loaded twice") != NULL);
@@ -203,7 +204,7 @@ Test(export_html, summary_gives_the_verdict_and_the_peaks)
 
 Test(export_html, lists_problems_with_their_call_sites)
 {
-	struct page p = {0};
+	struct page p = { 0 };
 	add_trace(&p, HEAD(101, -1) FOUR);
 	render(&p);
 	const char *table = strstr(p.text, "<h2>Problems</h2>");
@@ -219,7 +220,7 @@ Test(export_html, lists_problems_with_their_call_sites)
 
 Test(export_html, escapes_every_string_from_the_trace)
 {
-	struct page p = {0};
+	struct page p = { 0 };
 	add_trace(&p, "metashim-trace 1\n"
 	              "header fmt=1 pid=5 rank=-1 world=-1 exe=/bin/%3Cx%3E argv=a%26b%20%22q%22%20%27s%27 "
 	              "host=h%FF%01 mode=trace\n"
@@ -239,11 +240,11 @@ Test(export_html, escapes_every_string_from_the_trace)
 
 Test(export_html, needs_no_network)
 {
-	struct page p = {0};
+	struct page p = { 0 };
 	add_trace(&p, HEAD(101, -1) FOUR);
 	render(&p);
-	static const char *const fetches[] = {"<script", "<link", "<img", "<iframe", "<object",
-	                                      "src=",    "href=", "url(", "@import"};
+	static const char *const fetches[] = { "<script", "<link", "<img", "<iframe", "<object",
+		                               "src=",    "href=", "url(", "@import" };
 	for (size_t i = 0; i < sizeof(fetches) / sizeof(fetches[0]); i++)
 		cr_expect_null(strstr(p.text, fetches[i]), "the page contains %s", fetches[i]);
 	/* The only URL is the SVG namespace name, which nothing fetches. */
@@ -254,7 +255,7 @@ Test(export_html, needs_no_network)
 
 Test(export_html, several_ranks_get_an_overview_and_titled_sections)
 {
-	struct page p = {0};
+	struct page p = { 0 };
 	add_trace(&p, HEAD(200, 0) FOUR);
 	add_trace(&p, HEAD(201, 1) FOUR);
 	render(&p);
@@ -268,7 +269,7 @@ Test(export_html, several_ranks_get_an_overview_and_titled_sections)
 
 Test(export_html, a_trace_without_layers_or_memory_still_renders)
 {
-	struct page p = {0};
+	struct page p = { 0 };
 	add_trace(&p, "metashim-trace 1\nheader fmt=1 pid=5 rank=-1 world=-1 mode=trace\n");
 	render(&p);
 	cr_expect_eq(lines(p.parsed, "title Load timeline"), 1);
@@ -297,7 +298,7 @@ Test(export_html, many_layers_stay_in_a_scrolling_area)
 		                      "copied=8\n",
 		                      i, i * 1000, i, i);
 	snprintf(t + n, cap - n, "footer t=500000 events=400 dropped=0\n");
-	struct page p = {0};
+	struct page p = { 0 };
 	add_trace(&p, t);
 	free(t);
 	render(&p);
@@ -309,7 +310,7 @@ Test(export_html, many_layers_stay_in_a_scrolling_area)
 
 Test(export_html, output_is_deterministic)
 {
-	struct page a = {0}, b = {0};
+	struct page a = { 0 }, b = { 0 };
 	add_trace(&a, HEAD(101, -1) FOUR);
 	render(&a);
 	/* The same trace again, under the same name. */
@@ -347,7 +348,7 @@ Test(export_html, a_reloaded_layer_is_marked_at_each_completion)
 	        "rc=0 "
 	        "stack=0\nattr seq=9 tensor=2 off=0 elems=8 copied=8\ncomplete t=5010 seq=9 layer=2 loads=1\n"
 	        "footer t=6000 events=4 dropped=0\n");
-	struct page p = {0};
+	struct page p = { 0 };
 	add_trace(&p, t);
 	free(t);
 	render(&p);

@@ -11,56 +11,56 @@
 
 #include "model.h"
 
-static const struct ms_model_opts quiet = {.quiet = true};
+static const struct ms_model_opts quiet = { .quiet = true };
 
 /* A trace of a layerwise load: two threads, two streams, deferred memory. */
-#define RICH                                                                                                 \
-	"metashim-trace 1\n"                                                                                 \
-	"header fmt=1 shim=0.1.0 pid=300 ppid=1 rank=-1 world=-1 host=h exe=/opt/load argv=/opt/load "       \
-	"cwd=/w wall_ns=1700000000000000000 mode=layerwise\n"                                                \
-	"module id=1 base=0x400000 end=0x500000 path=/opt/load buildid=-\n"                                  \
-	"stack id=1 parent=0 pc=0x401000\n"                                                                  \
-	"layer id=1 name=model.layers.0\n"                                                                   \
-	"layer id=2 name=model.layers.1\n"                                                                   \
-	"layer id=3 name=model.layers.2\n"                                                                   \
-	"tensor id=1 layer=1 name=model.layers.0.w dtype=F32 esize=4 shape=256 stride=1 elems=256 skip=0\n"  \
-	"tensor id=2 layer=2 name=model.layers.1.w dtype=F32 esize=4 shape=256 stride=1 elems=256 skip=0\n"  \
-	"tensor id=3 layer=3 name=model.layers.2.w dtype=F32 esize=4 shape=256 stride=1 elems=256 skip=0\n"  \
-	"mem t=500 reserved=3072 materialized=0 staged=0 scratch=4096\n"                                     \
-	"alloc seq=1 t=1000 dur=100 tid=300 api=cudaMalloc ptr=0x7e0000000000 bytes=1024 stream=0x0 rc=0 "   \
-	"stack=0 deferred=1\n"                                                                               \
-	"alloc seq=2 t=2000 dur=100 tid=300 api=cudaMalloc ptr=0x7e0000001000 bytes=2048 stream=0x0 rc=0 "   \
-	"stack=0\n"                                                                                          \
-	"mark t=2500 tid=300 name=load%20start\n"                                                            \
-	"copy seq=3 t=10000123 dur=1000 tid=300 api=cudaMemcpyAsync dir=H2D dst=0x7e0000000000 src=0x1000 "  \
-	"bytes=1024 stream=0x5 rc=0 stack=1\n"                                                               \
-	"attr seq=3 tensor=1 off=0 elems=256 copied=256\n"                                                   \
-	"complete t=10001123 seq=3 layer=1 loads=1\n"                                                        \
-	"materialize t=10001200 dur=300 layer=1 bytes=1024 copies=1 ok=1\n"                                  \
-	"mem t=10001500 reserved=3072 materialized=1024 staged=0 scratch=4096\n"                             \
-	"copy seq=4 t=20000000 dur=1000 tid=301 api=cudaMemcpy dir=H2D dst=0x7e0000001000 src=0x2000 "       \
-	"bytes=512 stream=0x0 rc=0 stack=0\n"                                                                \
-	"attr seq=4 tensor=2 off=0 elems=128 copied=128\n"                                                   \
-	"launch t=21000000 tid=300 api=cuLaunchKernel deferred=3072\n"                                       \
-	"memset seq=5 t=22000000 dur=10 tid=300 api=cudaMemset dst=0x7e0000001000 bytes=64 value=0 "         \
-	"stream=0x0 rc=0 stack=0\n"                                                                          \
-	"release t=23000000 layer=1 bytes=1024 backup=0\n"                                                   \
-	"free seq=6 t=24000000 dur=10 tid=300 api=cudaFree ptr=0x7e0000001000 bytes=0 stream=0x0 rc=0 "      \
-	"stack=0\n"                                                                                          \
-	"warn t=25000000 msg=something%20odd\n"                                                              \
+#define RICH                                                                                                \
+	"metashim-trace 1\n"                                                                                \
+	"header fmt=1 shim=0.1.0 pid=300 ppid=1 rank=-1 world=-1 host=h exe=/opt/load argv=/opt/load "      \
+	"cwd=/w wall_ns=1700000000000000000 mode=layerwise\n"                                               \
+	"module id=1 base=0x400000 end=0x500000 path=/opt/load buildid=-\n"                                 \
+	"stack id=1 parent=0 pc=0x401000\n"                                                                 \
+	"layer id=1 name=model.layers.0\n"                                                                  \
+	"layer id=2 name=model.layers.1\n"                                                                  \
+	"layer id=3 name=model.layers.2\n"                                                                  \
+	"tensor id=1 layer=1 name=model.layers.0.w dtype=F32 esize=4 shape=256 stride=1 elems=256 skip=0\n" \
+	"tensor id=2 layer=2 name=model.layers.1.w dtype=F32 esize=4 shape=256 stride=1 elems=256 skip=0\n" \
+	"tensor id=3 layer=3 name=model.layers.2.w dtype=F32 esize=4 shape=256 stride=1 elems=256 skip=0\n" \
+	"mem t=500 reserved=3072 materialized=0 staged=0 scratch=4096\n"                                    \
+	"alloc seq=1 t=1000 dur=100 tid=300 api=cudaMalloc ptr=0x7e0000000000 bytes=1024 stream=0x0 rc=0 "  \
+	"stack=0 deferred=1\n"                                                                              \
+	"alloc seq=2 t=2000 dur=100 tid=300 api=cudaMalloc ptr=0x7e0000001000 bytes=2048 stream=0x0 rc=0 "  \
+	"stack=0\n"                                                                                         \
+	"mark t=2500 tid=300 name=load%20start\n"                                                           \
+	"copy seq=3 t=10000123 dur=1000 tid=300 api=cudaMemcpyAsync dir=H2D dst=0x7e0000000000 src=0x1000 " \
+	"bytes=1024 stream=0x5 rc=0 stack=1\n"                                                              \
+	"attr seq=3 tensor=1 off=0 elems=256 copied=256\n"                                                  \
+	"complete t=10001123 seq=3 layer=1 loads=1\n"                                                       \
+	"materialize t=10001200 dur=300 layer=1 bytes=1024 copies=1 ok=1\n"                                 \
+	"mem t=10001500 reserved=3072 materialized=1024 staged=0 scratch=4096\n"                            \
+	"copy seq=4 t=20000000 dur=1000 tid=301 api=cudaMemcpy dir=H2D dst=0x7e0000001000 src=0x2000 "      \
+	"bytes=512 stream=0x0 rc=0 stack=0\n"                                                               \
+	"attr seq=4 tensor=2 off=0 elems=128 copied=128\n"                                                  \
+	"launch t=21000000 tid=300 api=cuLaunchKernel deferred=3072\n"                                      \
+	"memset seq=5 t=22000000 dur=10 tid=300 api=cudaMemset dst=0x7e0000001000 bytes=64 value=0 "        \
+	"stream=0x0 rc=0 stack=0\n"                                                                         \
+	"release t=23000000 layer=1 bytes=1024 backup=0\n"                                                  \
+	"free seq=6 t=24000000 dur=10 tid=300 api=cudaFree ptr=0x7e0000001000 bytes=0 stream=0x0 rc=0 "     \
+	"stack=0\n"                                                                                         \
+	"warn t=25000000 msg=something%20odd\n"                                                             \
 	"footer t=30000000 events=6 dropped=0\n"
 
 /* One rank of a tensor-parallel load; %d is the rank, %s the wall clock. */
-#define RANK                                                                                                 \
-	"metashim-trace 1\n"                                                                                 \
-	"header fmt=1 shim=0.1.0 pid=%d ppid=1 rank=%d world=2 host=h exe=/opt/tp argv=/opt/tp cwd=/w "      \
-	"wall_ns=%s mode=trace\n"                                                                            \
-	"layer id=1 name=L0\n"                                                                               \
-	"tensor id=1 layer=1 name=L0.w dtype=BF16 esize=2 shape=8 stride=1 elems=8 skip=0\n"                 \
-	"copy seq=1 t=1000000 dur=1000 tid=7 api=cudaMemcpy dir=H2D dst=0x10 src=0x20 bytes=16 "             \
-	"stream=0x0 rc=0 stack=0\n"                                                                          \
-	"attr seq=1 tensor=1 off=0 elems=8 copied=8\n"                                                       \
-	"complete t=1001000 seq=1 layer=1 loads=1\n"                                                         \
+#define RANK                                                                                            \
+	"metashim-trace 1\n"                                                                            \
+	"header fmt=1 shim=0.1.0 pid=%d ppid=1 rank=%d world=2 host=h exe=/opt/tp argv=/opt/tp cwd=/w " \
+	"wall_ns=%s mode=trace\n"                                                                       \
+	"layer id=1 name=L0\n"                                                                          \
+	"tensor id=1 layer=1 name=L0.w dtype=BF16 esize=2 shape=8 stride=1 elems=8 skip=0\n"            \
+	"copy seq=1 t=1000000 dur=1000 tid=7 api=cudaMemcpy dir=H2D dst=0x10 src=0x20 bytes=16 "        \
+	"stream=0x0 rc=0 stack=0\n"                                                                     \
+	"attr seq=1 tensor=1 off=0 elems=8 copied=8\n"                                                  \
+	"complete t=1001000 seq=1 layer=1 loads=1\n"                                                    \
 	"footer t=2000000 events=1 dropped=0\n"
 
 struct fixture {
@@ -158,7 +158,7 @@ static const char *arg_s(const json_t *e, const char *k)
 
 Test(export_perfetto, copies_and_allocations_are_slices_on_their_thread)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	add_trace(&fx, RICH);
 	export(&fx);
 	cr_expect_eq(count(&fx, "X", "copy", NULL), 2);
@@ -173,7 +173,7 @@ Test(export_perfetto, copies_and_allocations_are_slices_on_their_thread)
 
 Test(export_perfetto, copy_args_carry_api_bytes_direction_and_the_tensor_loaded)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	add_trace(&fx, RICH);
 	export(&fx);
 	json_t *c = nth(&fx, "X", "copy", NULL, 0);
@@ -191,7 +191,7 @@ Test(export_perfetto, copy_args_carry_api_bytes_direction_and_the_tensor_loaded)
 
 Test(export_perfetto, streams_get_tracks_of_their_own)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	add_trace(&fx, RICH);
 	export(&fx);
 	/* Each copy and memset also lands on its stream's track, named for what it loaded. */
@@ -217,7 +217,7 @@ Test(export_perfetto, streams_get_tracks_of_their_own)
 
 Test(export_perfetto, memory_counters_follow_allocations_and_deferred_memory)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	add_trace(&fx, RICH);
 	export(&fx);
 	cr_assert_eq(count(&fx, "C", "memory", "allocated"), 3);
@@ -233,7 +233,7 @@ Test(export_perfetto, memory_counters_follow_allocations_and_deferred_memory)
 
 Test(export_perfetto, completions_marks_launches_and_warnings_are_instants)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	add_trace(&fx, RICH);
 	export(&fx);
 	cr_assert_eq(count(&fx, "i", "complete", NULL), 1);
@@ -249,7 +249,7 @@ Test(export_perfetto, completions_marks_launches_and_warnings_are_instants)
 
 Test(export_perfetto, materialize_is_a_slice_and_release_an_instant)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	add_trace(&fx, RICH);
 	export(&fx);
 	cr_assert_eq(count(&fx, "X", "materialize", "materialize model.layers.0"), 1);
@@ -262,7 +262,7 @@ Test(export_perfetto, materialize_is_a_slice_and_release_an_instant)
 
 Test(export_perfetto, layer_loads_are_spans_with_their_status)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	add_trace(&fx, RICH);
 	export(&fx);
 	/* Layer 2 was never copied into: no span. Layer 0 was released at the end
@@ -277,7 +277,7 @@ Test(export_perfetto, layer_loads_are_spans_with_their_status)
 
 Test(export_perfetto, times_are_microseconds_keeping_the_nanoseconds)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	add_trace(&fx, RICH);
 	export(&fx);
 	/* copy seq=3: t=10000123 ns, dur=1000 ns */
@@ -290,7 +290,7 @@ Test(export_perfetto, times_are_microseconds_keeping_the_nanoseconds)
 
 Test(export_perfetto, every_rank_is_a_process_lined_up_on_the_wall_clock)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	char buf[2048];
 	snprintf(buf, sizeof(buf), RANK, 200, 0, "1700000000000000000");
 	add_trace(&fx, buf);
@@ -314,7 +314,7 @@ Test(export_perfetto, every_rank_is_a_process_lined_up_on_the_wall_clock)
 
 Test(export_perfetto, strings_are_escaped_even_when_not_utf8)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	add_trace(
 	        &fx,
 	        "metashim-trace 1\n"
@@ -336,7 +336,7 @@ Test(export_perfetto, strings_are_escaped_even_when_not_utf8)
 
 Test(export_perfetto, output_is_deterministic)
 {
-	struct fixture a = {0}, b = {0};
+	struct fixture a = { 0 }, b = { 0 };
 	add_trace(&a, RICH);
 	add_trace(&b, RICH);
 	export(&a);
@@ -350,7 +350,7 @@ Test(export_perfetto, output_is_deterministic)
 
 Test(export_perfetto, overlapping_layer_loads_go_to_separate_lanes)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	add_trace(&fx, "metashim-trace 1\n"
 	               "header fmt=1 pid=5 rank=-1 world=-1 exe=/bin/a mode=trace\n"
 	               "layer id=1 name=A\nlayer id=2 name=B\nlayer id=3 name=C\n"
@@ -381,7 +381,7 @@ Test(export_perfetto, overlapping_layer_loads_go_to_separate_lanes)
 
 Test(export_perfetto, a_trace_without_events_is_still_a_valid_document)
 {
-	struct fixture fx = {0};
+	struct fixture fx = { 0 };
 	add_trace(&fx, "metashim-trace 1\nheader fmt=1 pid=5 rank=-1 world=-1 mode=trace\n");
 	export(&fx);
 	cr_expect_eq(count(&fx, "M", NULL, "process_name"), 1);

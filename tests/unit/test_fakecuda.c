@@ -21,9 +21,9 @@
 
 /* Exported by the fake (and the real) driver; cuda.h declares it only inline. */
 CUresult cuGetProcAddress_v2_ptsz(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
-				  CUdriverProcAddressQueryResult *symbolStatus);
+                                  CUdriverProcAddressQueryResult *symbolStatus);
 
-#define MiB (1ull << 20)
+#define MiB  (1ull << 20)
 #define GRAN (2 * MiB)
 
 static char build_dir[PATH_MAX];
@@ -113,7 +113,7 @@ static CUmemAllocationProp device_prop(void)
 static void set_rw(CUdeviceptr p, size_t n)
 {
 	CUmemAccessDesc d = { .location = { CU_MEM_LOCATION_TYPE_DEVICE, 0 },
-			      .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE };
+		              .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE };
 	cr_assert_eq(F(cuMemSetAccess)(p, n, &d, 1), CUDA_SUCCESS);
 }
 
@@ -187,13 +187,19 @@ Test(fakecuda_driver, memsets_and_2d_copies_write_what_they_say)
 	/* 4 rows of 16 bytes into a pitch of 64 */
 	for (size_t i = 0; i < sizeof(host); i++)
 		host[i] = (unsigned char)i;
-	CUDA_MEMCPY2D c = { .srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = host, .srcPitch = 16,
-			    .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = d, .dstPitch = 64,
-			    .WidthInBytes = 16, .Height = 4 };
+	CUDA_MEMCPY2D c = { .srcMemoryType = CU_MEMORYTYPE_HOST,
+		            .srcHost = host,
+		            .srcPitch = 16,
+		            .dstMemoryType = CU_MEMORYTYPE_DEVICE,
+		            .dstDevice = d,
+		            .dstPitch = 64,
+		            .WidthInBytes = 16,
+		            .Height = 4 };
 	cr_assert_eq(F(cuMemsetD8_v2)(d, 0, 4096), CUDA_SUCCESS);
 	cr_assert_eq(F(cuMemcpy2D_v2)(&c), CUDA_SUCCESS);
 	for (int row = 0; row < 4; row++) {
-		cr_assert_eq(F(cuMemcpyDtoH_v2)(back + row * 16, d + (CUdeviceptr)row * 64, 16), CUDA_SUCCESS);
+		cr_assert_eq(F(cuMemcpyDtoH_v2)(back + row * 16, d + (CUdeviceptr)row * 64, 16),
+		             CUDA_SUCCESS);
 	}
 	cr_expect_eq(memcmp(host, back, sizeof(host)), 0);
 }
@@ -415,13 +421,14 @@ Test(fakecuda_errors, bad_frees_and_bad_copies_are_invalid_value)
 	cr_expect_eq(F(cuMemFree_v2)((CUdeviceptr)(uintptr_t)buf), CUDA_ERROR_INVALID_VALUE, "host pointer");
 	cr_expect_eq(F(cuMemcpyHtoD_v2)(a + 90, buf, 64), CUDA_ERROR_INVALID_VALUE, "past the end");
 	cr_expect_eq(F(cuMemcpyHtoD_v2)((CUdeviceptr)(uintptr_t)buf, buf, 8), CUDA_ERROR_INVALID_VALUE,
-		     "destination is host memory");
+	             "destination is host memory");
 	cr_expect_eq(F(cuMemcpyHtoD_v2)(a, NULL, 8), CUDA_ERROR_INVALID_VALUE, "NULL source");
 	cr_expect_eq(F(cuMemcpyDtoH_v2)(buf, 0, 8), CUDA_ERROR_INVALID_VALUE, "NULL device pointer");
 	cr_assert_eq(F(cuMemFree_v2)(a), CUDA_SUCCESS);
 	cr_expect_eq(F(cuMemFree_v2)(a), CUDA_ERROR_INVALID_VALUE, "double free");
 	cr_expect_eq(F(cuMemcpyDtoH_v2)(buf, a, 8), CUDA_ERROR_INVALID_VALUE, "freed memory");
-	cr_expect_eq(F(cuMemcpyHtoDAsync_v2)(a, buf, 8, (CUstream)(uintptr_t)0x1234), CUDA_ERROR_INVALID_HANDLE);
+	cr_expect_eq(F(cuMemcpyHtoDAsync_v2)(a, buf, 8, (CUstream)(uintptr_t)0x1234),
+	             CUDA_ERROR_INVALID_HANDLE);
 }
 
 Test(fakecuda_errors, error_names_and_strings_match_the_real_driver)
@@ -456,10 +463,12 @@ Test(fakecuda_driver, pointer_attributes_describe_device_and_pinned_memory)
 	cr_assert_eq(F(cuPointerGetAttribute)(&ctx, CU_POINTER_ATTRIBUTE_CONTEXT, a), 0);
 	cr_expect_eq(ctx, cur);
 	cr_expect_eq(F(cuPointerGetAttribute)(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE,
-					      (CUdeviceptr)(uintptr_t)&stack), CUDA_ERROR_INVALID_VALUE);
+	                                      (CUdeviceptr)(uintptr_t)&stack),
+	             CUDA_ERROR_INVALID_VALUE);
 	cr_assert_eq(F(cuMemAllocHost_v2)(&pinned, 100), CUDA_SUCCESS);
 	cr_assert_eq(F(cuPointerGetAttribute)(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE,
-					      (CUdeviceptr)(uintptr_t)pinned), 0);
+	                                      (CUdeviceptr)(uintptr_t)pinned),
+	             0);
 	cr_expect_eq(type, CU_MEMORYTYPE_HOST);
 	/* the batch query answers zeros for memory it does not know */
 	CUpointer_attribute which[] = { CU_POINTER_ATTRIBUTE_MEMORY_TYPE };
@@ -477,7 +486,9 @@ Test(fakecuda_driver, a_child_forked_after_init_cannot_use_cuda)
 	pid_t pid = fork();
 	if (pid == 0)
 		_exit(F(cuMemAlloc_v2)(&p, 64) == CUDA_ERROR_NOT_INITIALIZED &&
-		      F(cuInit)(0) == CUDA_ERROR_NOT_INITIALIZED ? 0 : 1);
+		                      F(cuInit)(0) == CUDA_ERROR_NOT_INITIALIZED
+		              ? 0
+		              : 1);
 	int status;
 	waitpid(pid, &status, 0);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -491,11 +502,13 @@ Test(fakecuda_runtime, names_no_driver_symbol_and_reaches_the_driver_through_cuG
 	void *fn = NULL;
 	enum cudaDriverEntryPointQueryResult st;
 	snprintf(cmd, sizeof(cmd), "nm -D --undefined-only '%s' | awk '{print $2}' | grep -E '^cu' | head",
-		 path_of("libcudart.so.13"));
+	         path_of("libcudart.so.13"));
 	run_cmd(cmd, out, sizeof(out));
 	cr_expect_str_empty(out, "the runtime names driver symbols: %s", out);
-	snprintf(cmd, sizeof(cmd), "nm -D --undefined-only '%s' | awk '{print $2}' | grep -E '^dl(open|sym)' | sort | tr '\\n' ' '",
-		 path_of("libcudart.so.13"));
+	snprintf(cmd, sizeof(cmd),
+	         "nm -D --undefined-only '%s' | awk '{print $2}' | grep -E '^dl(open|sym)' | sort | tr '\\n' "
+	         "' '",
+	         path_of("libcudart.so.13"));
 	run_cmd(cmd, out, sizeof(out));
 	cr_expect(strstr(out, "dlopen") && strstr(out, "dlsym"), "runtime must use dlopen+dlsym: %s", out);
 	start_runtime();
@@ -503,10 +516,12 @@ Test(fakecuda_runtime, names_no_driver_symbol_and_reaches_the_driver_through_cuG
 	cr_assert_eq(R(cudaGetDeviceCount)(&n), cudaSuccess);
 	cr_expect_eq(n, 1);
 	/* what the runtime holds is the driver's own cuGetProcAddress_v2 */
-	cr_assert_eq(R(cudaGetDriverEntryPointByVersion)("cuGetProcAddress", &fn, 12000, 0, &st), cudaSuccess);
+	cr_assert_eq(R(cudaGetDriverEntryPointByVersion)("cuGetProcAddress", &fn, 12000, 0, &st),
+	             cudaSuccess);
 	cr_expect_eq(fn, need(drv, "cuGetProcAddress_v2"));
-	cr_assert_eq(R(cudaGetDriverEntryPoint)("cuMemcpyHtoDAsync", &fn, cudaEnablePerThreadDefaultStream, &st),
-		     cudaSuccess);
+	cr_assert_eq(
+	        R(cudaGetDriverEntryPoint)("cuMemcpyHtoDAsync", &fn, cudaEnablePerThreadDefaultStream, &st),
+	        cudaSuccess);
 	cr_expect_eq(fn, need(drv, "cuMemcpyHtoDAsync_v2_ptsz"));
 	cr_assert_eq(R(cudaGetDriverEntryPoint)("cuNoSuchThing", &fn, 0, &st), cudaSuccess);
 	cr_expect_null(fn);
@@ -538,13 +553,14 @@ Test(fakecuda_runtime, copies_round_trip_in_every_direction)
 	cr_assert_eq(R(cudaMemcpyBatchAsync)(dsts, srcs, sizes, 2, &attr, &idx, 1, s), cudaSuccess);
 	cr_expect_eq(memcmp(in, out, sizeof(in)), 0);
 	cr_expect_eq(R(cudaMemcpyBatchAsync)(dsts, srcs, sizes, 2, &attr, &idx, 1, NULL),
-		     cudaErrorInvalidValue, "not on the legacy NULL stream");
+	             cudaErrorInvalidValue, "not on the legacy NULL stream");
 	/* memset and 2D */
 	cr_assert_eq(R(cudaMemset)(a, 0x11, sizeof(in)), cudaSuccess);
 	cr_assert_eq(R(cudaMemcpy2D)(out, 100, a, 100, 50, 10, cudaMemcpyDeviceToHost), cudaSuccess);
 	cr_expect_eq(out[0], 0x11);
 	cr_expect_eq(out[949], 0x11);
-	cr_expect_eq(R(cudaMemcpy2D)(out, 10, a, 100, 50, 10, cudaMemcpyDeviceToHost), cudaErrorInvalidPitchValue);
+	cr_expect_eq(R(cudaMemcpy2D)(out, 10, a, 100, 50, 10, cudaMemcpyDeviceToHost),
+	             cudaErrorInvalidPitchValue);
 	cr_expect_eq(R(cudaMemcpy)(out, a, 8, (enum cudaMemcpyKind)9), cudaErrorInvalidMemcpyDirection);
 	cr_expect_eq(R(cudaStreamDestroy)(s), cudaSuccess);
 	cr_expect_eq(R(cudaFree)(a), cudaSuccess);
@@ -578,7 +594,7 @@ Test(fakecuda_runtime, errors_map_from_the_driver_and_stick_until_read)
 }
 
 #define THREADS 8
-#define ROUNDS 200
+#define ROUNDS  200
 
 static void *copier(void *arg)
 {
@@ -590,8 +606,7 @@ static void *copier(void *arg)
 	for (int r = 0; r < ROUNDS; r++) {
 		memset(in, (int)(id * 16 + r), sizeof(in));
 		if (R(cudaMemcpyAsync)(d, in, sizeof(in), cudaMemcpyHostToDevice, cudaStreamPerThread) ||
-		    R(cudaMemcpy)(out, d, sizeof(out), cudaMemcpyDeviceToHost) ||
-		    memcmp(in, out, sizeof(in)))
+		    R(cudaMemcpy)(out, d, sizeof(out), cudaMemcpyDeviceToHost) || memcmp(in, out, sizeof(in)))
 			return (void *)1;
 	}
 	return R(cudaFree)(d) ? (void *)1 : NULL;
@@ -615,11 +630,11 @@ Test(fakecuda_runtime, static_archive_carries_the_runtime_with_no_dynamic_cuda_s
 	char cmd[4 * PATH_MAX], out[4096], stats[PATH_MAX];
 	snprintf(stats, sizeof(stats), "/tmp/fakecuda-stats-%d", (int)getpid());
 	snprintf(cmd, sizeof(cmd), "FAKECUDA_STATS=%s LD_LIBRARY_PATH='%s/fakecuda' '%s' 2>&1", stats,
-		 build(), path_of("static_check"));
+	         build(), path_of("static_check"));
 	run_cmd(cmd, out, sizeof(out));
 	cr_expect_str_eq(out, "static_check: ok 4096\n");
 	snprintf(cmd, sizeof(cmd), "nm -D '%s' | awk '{print $NF}' | grep -E '^cuda' | head",
-		 path_of("static_check"));
+	         path_of("static_check"));
 	run_cmd(cmd, out, sizeof(out));
 	cr_expect_str_empty(out, "dynamic cuda symbols: %s", out);
 	snprintf(cmd, sizeof(cmd), "readelf -d '%s' | grep -c cudart", path_of("static_check"));
@@ -632,8 +647,9 @@ Test(fakecuda_runtime, static_archive_carries_the_runtime_with_no_dynamic_cuda_s
 	fclose(f);
 	unlink(stats);
 	unsigned long long used, peak, limit, allocs, creates, maps;
-	cr_assert_eq(sscanf(out, "used=%llu peak=%llu limit=%llu allocs=%llu creates=%llu maps=%llu",
-			    &used, &peak, &limit, &allocs, &creates, &maps), 6, "%s", out);
+	cr_assert_eq(sscanf(out, "used=%llu peak=%llu limit=%llu allocs=%llu creates=%llu maps=%llu", &used,
+	                    &peak, &limit, &allocs, &creates, &maps),
+	             6, "%s", out);
 	cr_expect_eq(used, 0);
 	cr_expect_eq(peak, 4096);
 	cr_expect_eq(allocs, 1);

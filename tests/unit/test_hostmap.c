@@ -197,7 +197,8 @@ Test(hostmap, lookups_from_several_threads_while_another_maps_do_not_block)
 		pthread_create(&th[i], NULL, reader, NULL);
 	for (int round = 0; round < 3; round++) {
 		for (int i = 0; i < 3000; i++) {
-			maps[i] = mmap(NULL, (size_t)page, PROT_READ, MAP_PRIVATE, fd, (off_t)(i % 16) * page);
+			maps[i] =
+			        mmap(NULL, (size_t)page, PROT_READ, MAP_PRIVATE, fd, (off_t)(i % 16) * page);
 			cr_assert_neq(maps[i], MAP_FAILED);
 		}
 		for (int i = 0; i < 3000; i++) {

@@ -120,7 +120,7 @@ static void expect_same_desc(const struct ms_tensor_desc *a, const struct ms_ten
 /* Load path, expect failure, and the message to hold each of the given pieces. */
 static void expect_error(const char *path, const char *const *pieces)
 {
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 	int rc = ms_manifest_load(path, &set, err, sizeof(err));
 
 	cr_assert_lt(rc, 0, "loading %s should fail", path);
@@ -133,7 +133,7 @@ static void expect_error(const char *path, const char *const *pieces)
 		              pieces[i]);
 }
 
-#define EXPECT_ERROR(path, ...) expect_error(path, (const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT_ERROR(path, ...) expect_error(path, (const char *const[]){ __VA_ARGS__, NULL })
 
 /* A manifest of one tensor whose entry is `tensor` (JSON object text). */
 static const char *manifest_with(const char *name, const char *tensor)
@@ -150,7 +150,7 @@ static const char *manifest_with(const char *name, const char *tensor)
 
 Test(manifest, a_checkpoint_written_and_loaded_back_is_the_same)
 {
-	struct ms_desc_set ck = {0}, mf = {0};
+	struct ms_desc_set ck = { 0 }, mf = { 0 };
 
 	write_st("model-00001-of-00002.safetensors",
 	         "{\"__metadata__\":{\"format\":\"pt\"},"
@@ -206,8 +206,8 @@ static struct ms_tensor_desc *add(struct ms_desc_set *set, const char *name, con
 
 Test(manifest, writer_groups_layers_in_first_appearance_order_one_tensor_per_line)
 {
-	struct ms_desc_set set = {0}, back = {0};
-	const int64_t s2[] = {2, 4};
+	struct ms_desc_set set = { 0 }, back = { 0 };
+	const int64_t s2[] = { 2, 4 };
 	struct ms_tensor_desc *t;
 	char *text;
 	const char *l1, *l0, *top, *own;
@@ -252,7 +252,7 @@ Test(manifest, writer_groups_layers_in_first_appearance_order_one_tensor_per_lin
 
 Test(manifest, an_empty_set_round_trips)
 {
-	struct ms_desc_set set = {0}, back = {0};
+	struct ms_desc_set set = { 0 }, back = { 0 };
 
 	cr_assert_eq(write_manifest(&set, "e.json"), 0);
 	cr_assert_eq(ms_manifest_load(in_dir("e.json"), &back, err, sizeof(err)), 0, "%s", err);
@@ -262,8 +262,8 @@ Test(manifest, an_empty_set_round_trips)
 
 Test(manifest, writer_reports_a_failing_descriptor)
 {
-	struct ms_desc_set set = {0};
-	const int64_t s1[] = {1};
+	struct ms_desc_set set = { 0 };
+	const int64_t s1[] = { 1 };
 
 	add(&set, "bad\xff", "U8", 1, s1); /* not UTF-8: no JSON string can hold it */
 	cr_expect_lt(write_manifest(&set, "bad.json"), 0);
@@ -275,7 +275,7 @@ Test(manifest, writer_reports_a_failing_descriptor)
 
 Test(manifest, hand_written_manifest_resolves_files_beside_it_and_torch_dtypes)
 {
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 	struct stat st;
 
 	write_st("w.safetensors", "{}", 64);
@@ -314,7 +314,7 @@ Test(manifest, hand_written_manifest_resolves_files_beside_it_and_torch_dtypes)
 
 Test(manifest, a_missing_file_keeps_the_tensor_without_file_identity_and_warns)
 {
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 	const char *p = manifest_with(
 	        "gone.json", "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [4], "
 	                     "\"file\": \"/nonexistent/x.safetensors\", \"offset\": 8, \"length\": 4}");
@@ -466,7 +466,7 @@ Test(manifest, a_missing_manifest_is_rejected)
  * would write through a null pointer. */
 Test(manifest, a_set_with_capacity_but_no_array_is_refused)
 {
-	struct ms_desc_set set = {.cap = 4};
+	struct ms_desc_set set = { .cap = 4 };
 	const char *p = manifest_with("cap.json", "{\"name\": \"a\", \"dtype\": \"U8\", \"shape\": [1]}");
 
 	cr_expect_eq(ms_manifest_load(p, &set, err, sizeof(err)), -EINVAL);

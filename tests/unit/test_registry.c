@@ -55,9 +55,10 @@ Test(registry, registrations_write_layer_and_tensor_records)
 {
 	ch_tensor("model.layers.0.attn.q.weight", DEV, "bfloat16", 4, 8);
 	cr_expect_eq(ch_count_with("layer ", "id=1 name=model.layers.0.attn.q"), 1);
-	cr_expect_eq(ch_count_with("tensor ", "id=1 layer=1 name=model.layers.0.attn.q.weight dtype=BF16 "
-					      "esize=2 shape=4,8 stride=8,1 elems=32 skip=0 dev=0x7f0000000000"),
-		     1);
+	cr_expect_eq(ch_count_with("tensor ",
+	                           "id=1 layer=1 name=model.layers.0.attn.q.weight dtype=BF16 "
+	                           "esize=2 shape=4,8 stride=8,1 elems=32 skip=0 dev=0x7f0000000000"),
+	             1);
 }
 
 Test(registry, overlapping_device_ranges_and_duplicate_names_are_refused)
@@ -104,8 +105,9 @@ Test(registry, device_lookups_find_every_one_of_many_tensors)
 		char name[64];
 		int64_t shape[1] = { 16 };
 		snprintf(name, sizeof(name), "m.l%u.w", order[i]);
-		cr_assert_eq(metashim_register_tensor(NULL, name, DEV + order[i] * 128ull, "F32", 1, shape, NULL),
-			     0);
+		cr_assert_eq(
+		        metashim_register_tensor(NULL, name, DEV + order[i] * 128ull, "F32", 1, shape, NULL),
+		        0);
 	}
 	for (uint32_t i = 0; i < N; i++) {
 		cr_assert(ms_registry_find_dev(DEV + i * 128ull + 63, &h));
@@ -113,7 +115,7 @@ Test(registry, device_lookups_find_every_one_of_many_tensors)
 		cr_assert_eq(h.hi, DEV + i * 128ull + 64);
 		cr_assert_not(ms_registry_find_dev(DEV + i * 128ull + 64, &h)); /* the gap */
 		cr_assert_eq(ms_registry_next_dev(DEV + i * 128ull + 64),
-			     i + 1 < N ? DEV + (i + 1) * 128ull : UINT64_MAX);
+		             i + 1 < N ? DEV + (i + 1) * 128ull : UINT64_MAX);
 	}
 	cr_expect_eq(metashim_layer_count(), N);
 }
@@ -146,7 +148,9 @@ Test(registry, lookups_from_several_threads_while_another_registers_do_not_block
 	for (int i = 0; i < 100; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "r.a%d.w", i);
-		cr_assert_eq(metashim_register_tensor(NULL, name, DEV + (uint64_t)i * 64, "F32", 1, shape, NULL), 0);
+		cr_assert_eq(
+		        metashim_register_tensor(NULL, name, DEV + (uint64_t)i * 64, "F32", 1, shape, NULL),
+		        0);
 	}
 	for (int i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, reader, NULL);
@@ -154,8 +158,8 @@ Test(registry, lookups_from_several_threads_while_another_registers_do_not_block
 		char name[32];
 		snprintf(name, sizeof(name), "r.b%d.w", i);
 		cr_assert_eq(metashim_register_tensor(NULL, name, DEV + 0x100000 + (uint64_t)i * 64, "F32", 1,
-						      shape, NULL),
-			     0);
+		                                      shape, NULL),
+		             0);
 	}
 	stop = true;
 	for (int i = 0; i < 4; i++) {
@@ -178,9 +182,10 @@ Test(registry, a_missing_checkpoint_is_a_warning_and_the_program_carries_on)
 /* A small safetensors file: two layers, F32 and BF16 tensors. */
 static void write_checkpoint(const char *path)
 {
-	const char *hdr = "{\"model.layers.0.mlp.w\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]},"
-			  "\"model.layers.0.mlp.b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[32,48]},"
-			  "\"model.norm.weight\":{\"dtype\":\"BF16\",\"shape\":[8],\"data_offsets\":[48,64]}}";
+	const char *hdr =
+	        "{\"model.layers.0.mlp.w\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]},"
+	        "\"model.layers.0.mlp.b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[32,48]},"
+	        "\"model.norm.weight\":{\"dtype\":\"BF16\",\"shape\":[8],\"data_offsets\":[48,64]}}";
 	uint64_t len = strlen(hdr);
 	char zeros[64] = { 0 };
 	FILE *f = fopen(path, "wb");

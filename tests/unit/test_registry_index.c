@@ -6,7 +6,7 @@
 #include "counting_helpers.h"
 
 #define DEV 0x7f0000000000ull
-#define SZ 64 /* bytes per tensor (U8) */
+#define SZ  64 /* bytes per tensor (U8) */
 
 TestSuite(registry_index, .init = ch_setup, .fini = ch_teardown);
 
@@ -16,7 +16,8 @@ static void reg(long i, uint64_t dev)
 	int64_t shape = SZ;
 
 	snprintf(name, sizeof(name), "m.l%ld.w", i);
-	cr_assert_eq(metashim_register_tensor(NULL, name, dev, "U8", 1, &shape, NULL), 0, "register %s", name);
+	cr_assert_eq(metashim_register_tensor(NULL, name, dev, "U8", 1, &shape, NULL), 0, "register %s",
+	             name);
 }
 
 static uint64_t slot(long i)
@@ -62,7 +63,7 @@ Test(registry_index, overlapping_registrations_are_refused_while_pending)
 	cr_expect_eq(metashim_register_tensor(NULL, "x.a", slot(0) + 8, "U8", 1, &shape, NULL), -EEXIST);
 	cr_expect_eq(metashim_register_tensor(NULL, "x.b", slot(1) - 8, "U8", 1, &shape, NULL), -EEXIST);
 	cr_expect_eq(metashim_register_tensor(NULL, "x.c", slot(0) + SZ, "U8", 1, &shape, NULL), 0,
-		     "the gap is free");
+	             "the gap is free");
 }
 
 Test(registry_index, sequential_hits_walk_the_window_and_stay_right)
@@ -97,7 +98,9 @@ Test(registry_index, an_unregistered_tensor_leaves_the_window)
 
 Test(registry_index, a_bound_range_is_found_by_the_next_lookup)
 {
-	struct ms_tensor_desc d = { .name = "f.t", .dtype = "U8", .ndim = 1, .shape = { SZ }, .stride = { 1 } };
+	struct ms_tensor_desc d = {
+		.name = "f.t", .dtype = "U8", .ndim = 1, .shape = { SZ }, .stride = { 1 }
+	};
 	struct ms_reg_tensor *t = NULL;
 	struct ms_hit h;
 

@@ -85,7 +85,7 @@ static void write_text(const char *name, const char *text)
 /* Load path, expect failure, and the message to hold each of the given pieces. */
 static void expect_error(const char *path, const char *const *pieces)
 {
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 	int rc = ms_safetensors_load(path, &set, err, sizeof(err));
 
 	cr_assert_lt(rc, 0, "loading %s should fail", path);
@@ -98,7 +98,7 @@ static void expect_error(const char *path, const char *const *pieces)
 		              pieces[i]);
 }
 
-#define EXPECT_ERROR(path, ...) expect_error(path, (const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT_ERROR(path, ...) expect_error(path, (const char *const[]){ __VA_ARGS__, NULL })
 
 static const char *one_tensor(const char *dtype, const char *shape, const char *offsets)
 {
@@ -117,7 +117,7 @@ Test(safetensors, single_file_gives_absolute_offsets_sorted_by_offset)
 	                "\"b.w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[8,32]},"
 	                "\"a.w\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[0,8]}}";
 	uint64_t base = 8 + strlen(h);
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 	struct stat st;
 	const char *p = in_dir("model.safetensors");
 
@@ -192,7 +192,7 @@ static void expect_sharded(const struct ms_desc_set *set)
 
 Test(safetensors, sharded_checkpoint_through_its_index_reads_every_shard)
 {
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 
 	write_sharded();
 	cr_assert_eq(ms_safetensors_load(in_dir("model.safetensors.index.json"), &set, err, sizeof(err)), 0,
@@ -203,7 +203,7 @@ Test(safetensors, sharded_checkpoint_through_its_index_reads_every_shard)
 
 Test(safetensors, directory_prefers_its_index_over_loose_files)
 {
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 
 	write_sharded();
 	write_text("stray.safetensors", "not a checkpoint");
@@ -215,7 +215,7 @@ Test(safetensors, directory_prefers_its_index_over_loose_files)
 
 Test(safetensors, directory_without_index_reads_every_file_by_name)
 {
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 	char slashed[80];
 
 	write_st("b.safetensors", one_tensor("U8", "[1]", "[0,1]"), 1);
@@ -239,14 +239,14 @@ Test(safetensors, every_dtype_loads_with_its_element_size)
 	static const struct {
 		const char *name;
 		unsigned bits;
-	} dt[] = {{"BOOL", 8},    {"U8", 8},    {"I8", 8},      {"I16", 16},    {"U16", 16},
-	          {"F16", 16},    {"BF16", 16}, {"I32", 32},    {"U32", 32},    {"F32", 32},
-	          {"F64", 64},    {"I64", 64},  {"U64", 64},    {"F8_E4M3", 8}, {"F8_E5M2", 8},
-	          {"F8_E8M0", 8}, {"F4", 4},    {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"C64", 64}};
+	} dt[] = { { "BOOL", 8 },    { "U8", 8 },    { "I8", 8 },      { "I16", 16 },    { "U16", 16 },
+		   { "F16", 16 },    { "BF16", 16 }, { "I32", 32 },    { "U32", 32 },    { "F32", 32 },
+		   { "F64", 64 },    { "I64", 64 },  { "U64", 64 },    { "F8_E4M3", 8 }, { "F8_E5M2", 8 },
+		   { "F8_E8M0", 8 }, { "F4", 4 },    { "F6_E2M3", 6 }, { "F6_E3M2", 6 }, { "C64", 64 } };
 	const size_t ndt = sizeof(dt) / sizeof(dt[0]);
 	char h[4096];
 	size_t o = 0, off = 0;
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 
 	o += (size_t)snprintf(h + o, sizeof(h) - o, "{");
 	for (size_t i = 0; i < ndt; i++) {
@@ -273,7 +273,7 @@ Test(safetensors, every_dtype_loads_with_its_element_size)
 
 Test(safetensors, trailing_padding_gaps_and_empty_tensors_are_allowed)
 {
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 
 	write_st("p.safetensors",
 	         "{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
@@ -416,7 +416,7 @@ Test(safetensors, size_that_does_not_match_shape_and_dtype_is_rejected)
 
 Test(safetensors, sub_byte_dtypes_must_fill_whole_bytes)
 {
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 
 	write_st("f4.safetensors", one_tensor("F4", "[3]", "[0,2]"), 2);
 	EXPECT_ERROR(in_dir("f4.safetensors"),
@@ -531,7 +531,7 @@ Test(safetensors, missing_path_is_rejected)
  * would write through a null pointer. */
 Test(safetensors, a_set_with_capacity_but_no_array_is_refused)
 {
-	struct ms_desc_set set = {.cap = 4};
+	struct ms_desc_set set = { .cap = 4 };
 
 	write_st("m.safetensors", one_tensor("U8", "[1]", "[0,1]"), 1);
 	cr_expect_eq(ms_safetensors_load(in_dir("m.safetensors"), &set, err, sizeof(err)), -EINVAL);
@@ -549,7 +549,7 @@ Test(safetensors, a_fifo_is_rejected_without_blocking)
 
 Test(safetensors, file_names_that_are_not_utf8_still_load)
 {
-	struct ms_desc_set set = {0};
+	struct ms_desc_set set = { 0 };
 
 	write_st("b\xe9.safetensors",
 	         "{\"__metadata__\":{\"k\":\"v\"},\"a\":{\"dtype\":\"U8\",\"shape\":[1],"

@@ -35,7 +35,7 @@ static void on_warn(void *ctx, const char *msg)
 	(void)msg;
 }
 
-static const struct ms_unwind_sink sink = {on_stack, on_module, on_warn, NULL};
+static const struct ms_unwind_sink sink = { on_stack, on_module, on_warn, NULL };
 
 static void setup(void)
 {
@@ -221,9 +221,9 @@ Test(symbolize, python_interpreter_frames_are_recognised_by_module_and_function)
 
 Test(symbolize, the_python_eval_loop_is_labelled_in_a_real_libpython)
 {
-	static const char *const libs[] = {"libpython3.13.so.1.0", "libpython3.12.so.1.0",
-	                                   "libpython3.11.so.1.0", "libpython3.10.so.1.0",
-	                                   "libpython3.9.so.1.0"};
+	static const char *const libs[] = { "libpython3.13.so.1.0", "libpython3.12.so.1.0",
+		                            "libpython3.11.so.1.0", "libpython3.10.so.1.0",
+		                            "libpython3.9.so.1.0" };
 	void *h = NULL, *eval, *other;
 	enum ms_sym_kind kind;
 	char buf[512];

@@ -92,7 +92,7 @@ Test(trace_line, fields_are_space_separated_key_values)
 	ms_line_str(&l, "empty", "");
 	ms_line_u64(&l, "max", UINT64_MAX);
 	cr_assert_str_eq(l.buf, "copy seq=42 rc=-3 zero=0 dst=0x7f00dead0000 src=0x0 "
-				"api=cudaMemcpy%20Async%3Dx empty= max=18446744073709551615");
+	                        "api=cudaMemcpy%20Async%3Dx empty= max=18446744073709551615");
 	cr_assert_eq(l.len, strlen(l.buf));
 }
 
@@ -294,7 +294,7 @@ Test(trace, a_forked_child_writes_its_own_file_even_when_it_leaves_by_exit)
 		ms_trace_after_fork_child();
 		emit_copy(ms_next_seq());
 		emit_copy(ms_next_seq());
-		_exit(0);    /* no destructors, no close: records must be on disk already */
+		_exit(0); /* no destructors, no close: records must be on disk already */
 	}
 	ms_trace_fork_parent();
 	int st;
@@ -338,7 +338,9 @@ Test(trace, eight_threads_lose_no_record_and_split_no_line)
 	cr_assert_eq(count_lines(t, "copy seq="), 16000);
 	cr_assert(strstr(t, " events=16000 "), "footer counts events");
 	for (char *p = strstr(t, "\ncopy "); p; p = strstr(p + 1, "\ncopy "))
-		cr_assert_eq(strncmp(strchr(p + 1, ' ') + 1 + strcspn(strchr(p + 1, ' ') + 1, " "), " api=cudaMemcpy\n", 16), 0);
+		cr_assert_eq(strncmp(strchr(p + 1, ' ') + 1 + strcspn(strchr(p + 1, ' ') + 1, " "),
+		                     " api=cudaMemcpy\n", 16),
+		             0);
 }
 
 Test(trace, clock_and_sequence_start_at_open)

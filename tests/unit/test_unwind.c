@@ -34,7 +34,7 @@ static struct {
 	unsigned n_modules;
 	unsigned warnings;
 	bool order_ok; /* every parent was written before its child */
-} rec = {.lock = PTHREAD_MUTEX_INITIALIZER, .order_ok = true};
+} rec = { .lock = PTHREAD_MUTEX_INITIALIZER, .order_ok = true };
 
 static const struct node *find_node(uint32_t id)
 {
@@ -51,7 +51,7 @@ static void on_stack(void *ctx, uint32_t id, uint32_t parent, uint64_t pc)
 	if (parent && !find_node(parent))
 		rec.order_ok = false;
 	if (rec.n_nodes < MAX_NODES)
-		rec.nodes[rec.n_nodes++] = (struct node){id, parent, pc};
+		rec.nodes[rec.n_nodes++] = (struct node){ id, parent, pc };
 	pthread_mutex_unlock(&rec.lock);
 }
 
@@ -80,7 +80,7 @@ static void on_warn(void *ctx, const char *msg)
 	rec.warnings++;
 }
 
-static const struct ms_unwind_sink test_sink = {on_stack, on_module, on_warn, NULL};
+static const struct ms_unwind_sink test_sink = { on_stack, on_module, on_warn, NULL };
 
 static void setup(void)
 {
@@ -223,10 +223,10 @@ Test(unwind, nodes_are_written_before_the_ids_that_use_them)
 
 Test(unwind, interned_stacks_are_a_trie)
 {
-	const uint64_t s1[] = {0x1001, 0x2002, 0x3003};
-	const uint64_t s2[] = {0x1001, 0x2002, 0x3003};
-	const uint64_t s3[] = {0x4004, 0x2002, 0x3003};
-	const uint64_t s4[] = {0x2002, 0x3003};
+	const uint64_t s1[] = { 0x1001, 0x2002, 0x3003 };
+	const uint64_t s2[] = { 0x1001, 0x2002, 0x3003 };
+	const uint64_t s3[] = { 0x4004, 0x2002, 0x3003 };
+	const uint64_t s4[] = { 0x2002, 0x3003 };
 	uint32_t a = ms_stack_intern(s1, 3), b = ms_stack_intern(s2, 3);
 	uint32_t c = ms_stack_intern(s3, 3), d = ms_stack_intern(s4, 2);
 	uint64_t pcs[8];
@@ -248,12 +248,12 @@ Test(unwind, the_trie_grows_and_keeps_every_id)
 	static uint32_t ids[N];
 
 	for (uint64_t i = 0; i < N; i++) {
-		uint64_t pcs[2] = {0x100000 + i, 0x42};
+		uint64_t pcs[2] = { 0x100000 + i, 0x42 };
 
 		ids[i] = ms_stack_intern(pcs, 2);
 	}
 	for (uint64_t i = 0; i < N; i++) {
-		uint64_t pcs[2] = {0x100000 + i, 0x42};
+		uint64_t pcs[2] = { 0x100000 + i, 0x42 };
 
 		cr_assert_eq(ms_stack_intern(pcs, 2), ids[i]);
 	}
@@ -271,7 +271,7 @@ static void *intern_many(void *arg)
 	/* Every thread interns the same stacks, in a different order. */
 	for (int k = 0; k < PER_THREAD; k++) {
 		int i = (k * 7 + (int)(out[0] * 13)) % PER_THREAD;
-		uint64_t pcs[3] = {0x5000 + (uint64_t)i, 0x6000 + (uint64_t)(i % 10), 0x7000};
+		uint64_t pcs[3] = { 0x5000 + (uint64_t)i, 0x6000 + (uint64_t)(i % 10), 0x7000 };
 
 		out[1 + i] = ms_stack_intern(pcs, 3);
 	}
@@ -299,8 +299,8 @@ Test(unwind, concurrent_threads_agree_on_ids_and_write_each_node_once)
 
 Test(unwind, a_fork_child_starts_over_and_writes_its_nodes_again)
 {
-	const uint64_t other[] = {0xaaa, 0xbbb};
-	const uint64_t pcs[] = {0x111, 0x222, 0x333};
+	const uint64_t other[] = { 0xaaa, 0xbbb };
+	const uint64_t pcs[] = { 0x111, 0x222, 0x333 };
 	uint32_t parent_id, id;
 	unsigned written;
 	int status;
@@ -360,8 +360,8 @@ Test(unwind, module_records_include_this_binary_with_its_build_id)
 
 Test(unwind, modules_are_written_once_until_something_is_loaded)
 {
-	static const char *const candidates[] = {"libanl.so.1", "libBrokenLocale.so.1", "libutil.so.1",
-	                                         "libnss_files.so.2"};
+	static const char *const candidates[] = { "libanl.so.1", "libBrokenLocale.so.1", "libutil.so.1",
+		                                  "libnss_files.so.2" };
 	const char *lib = NULL;
 	unsigned before;
 	void *h = NULL;
@@ -433,7 +433,7 @@ Test(unwind_trace, stack_and_module_records_reach_the_trace_in_order)
 
 Test(unwind, relative_library_paths_are_recorded_absolute)
 {
-	static const char *const candidates[] = {"libanl.so.1", "libBrokenLocale.so.1", "libutil.so.1"};
+	static const char *const candidates[] = { "libanl.so.1", "libBrokenLocale.so.1", "libutil.so.1" };
 	char rel[128];
 	void *h = NULL;
 	unsigned before;

@@ -22,14 +22,14 @@
 
 #include "metashim.h"
 
-#define LAYERS 4
+#define LAYERS  4
 #define A_ELEMS 1200000 /* F32: 4.8 MB */
 #define B_ELEMS 100000  /* BF16: 0.2 MB */
 
 typedef int (*malloc_fn)(void **, size_t);
 typedef int (*memcpy_fn)(void *, const void *, size_t, int);
-typedef int (*launch_fn)(const void *, unsigned long long, unsigned, unsigned long long, unsigned, void **, size_t,
-			 void *);
+typedef int (*launch_fn)(const void *, unsigned long long, unsigned, unsigned long long, unsigned, void **,
+                         size_t, void *);
 
 static malloc_fn cu_malloc;
 static memcpy_fn cu_memcpy;
@@ -125,8 +125,10 @@ static int setup(void)
 	release_layer = dlsym(RTLD_DEFAULT, "metashim_release_layer");
 	restore_layer = dlsym(RTLD_DEFAULT, "metashim_restore_layer");
 	materialize_layer = dlsym(RTLD_DEFAULT, "metashim_materialize_layer");
-	if (!cu_malloc || !cu_memcpy || !reg || !counts || !release_layer || !restore_layer || !materialize_layer)
-		return fprintf(stderr, "vmm_reload: runtime or metashim API missing (run under the shim)\n"), -1;
+	if (!cu_malloc || !cu_memcpy || !reg || !counts || !release_layer || !restore_layer ||
+	    !materialize_layer)
+		return fprintf(stderr, "vmm_reload: runtime or metashim API missing (run under the shim)\n"),
+		       -1;
 	for (int l = 0; l < LAYERS; l++) {
 		for (int k = 0; k < 2; k++) {
 			struct tens *t = &T[2 * l + k];
@@ -139,12 +141,14 @@ static int setup(void)
 		}
 	}
 	if (cu_malloc((void **)&arena, off))
-		return fprintf(stderr, "vmm_reload: cudaMalloc of %llu bytes failed\n", (unsigned long long)off), -1;
+		return fprintf(stderr, "vmm_reload: cudaMalloc of %llu bytes failed\n",
+		               (unsigned long long)off),
+		       -1;
 	for (int i = 0; i < LAYERS * 2; i++) {
 		int64_t shape = (int64_t)(i % 2 ? B_ELEMS : A_ELEMS);
 
-		if (reg(T[i].layer, T[i].name, (uint64_t)(uintptr_t)(arena + T[i].off), i % 2 ? "BF16" : "F32", 1,
-			&shape, NULL))
+		if (reg(T[i].layer, T[i].name, (uint64_t)(uintptr_t)(arena + T[i].off),
+		        i % 2 ? "BF16" : "F32", 1, &shape, NULL))
 			return fprintf(stderr, "vmm_reload: registering %s failed\n", T[i].name), -1;
 	}
 	return 0;
@@ -285,7 +289,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(s, "finalize"))
 		scenario_finalize();
 	else
-		return fprintf(stderr, "usage: vmm_reload reload|backup|interleave|bounded|oom|launch|finalize\n"), 2;
+		return fprintf(stderr,
+		               "usage: vmm_reload reload|backup|interleave|bounded|oom|launch|finalize\n"),
+		       2;
 	if (!failures)
 		printf("vmm_reload %s: ok\n", s);
 	return failures ? 1 : 0;
