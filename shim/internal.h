@@ -464,5 +464,9 @@ MS_HIDDEN struct ms_tensor_desc *ms_desc_set_add(struct ms_desc_set *set);
 MS_HIDDEN int ms_desc_contiguous_stride(struct ms_tensor_desc *d);
 /* s as a JSON string literal for messages, cut to fit buf (ends "..." when cut). */
 MS_HIDDEN const char *ms_desc_quote(const char *s, char *buf, size_t cap);
+/* What a JSON value is, for "expected X, got Y" (NULL: "nothing"): integers, reals and
+ * strings show themselves (strings quoted into buf), the rest name their kind. */
+struct json_t;
+MS_HIDDEN const char *ms_desc_json_what(const struct json_t *v, char *buf, size_t cap);
 
 #endif /* METASHIM_INTERNAL_H */

@@ -53,23 +53,6 @@ __attribute__((format(printf, 3, 4))) static int mf_fail(struct mf_ctx *c, int r
 	return rc;
 }
 
-static const char *mf_what(const json_t *v, char *buf, size_t cap)
-{
-	if (!v)
-		return "nothing";
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return ms_desc_quote(json_string_value(v), buf, cap);
-	case JSON_INTEGER: snprintf(buf, cap, "%lld", (long long)json_integer_value(v)); return buf;
-	case JSON_REAL: snprintf(buf, cap, "%g", json_real_value(v)); return buf;
-	case JSON_TRUE: return "true";
-	case JSON_FALSE: return "false";
-	case JSON_NULL: return "null";
-	}
-	return "?";
-}
-
 /* Reject keys outside `allowed` (NULL-terminated); keys starting with '_' are comments. */
 static int mf_check_keys(struct mf_ctx *c, json_t *obj, const char *path, const char *const *allowed,
                          const char *list)
@@ -111,7 +94,7 @@ static int mf_parse_dims(struct mf_ctx *c, json_t *t, const char *path, struct m
 	if (!json_is_array(shape) || json_array_size(shape) > MS_MAX_DIMS)
 		return mf_fail(c, -EINVAL,
 		               "%s.shape: expected an array of at most %d non-negative integers, got %s%s",
-		               path, MS_MAX_DIMS, mf_what(shape, what, sizeof(what)),
+		               path, MS_MAX_DIMS, ms_desc_json_what(shape, what, sizeof(what)),
 		               json_is_array(shape) ? " that long" : "");
 	d->ndim = (int)json_array_size(shape);
 	for (int i = 0; i < d->ndim; i++) {
@@ -119,7 +102,7 @@ static int mf_parse_dims(struct mf_ctx *c, json_t *t, const char *path, struct m
 
 		if (!mf_uint(e, &u))
 			return mf_fail(c, -EINVAL, "%s.shape[%d]: expected a non-negative integer, got %s",
-			               path, i, mf_what(e, what, sizeof(what)));
+			               path, i, ms_desc_json_what(e, what, sizeof(what)));
 		d->shape[i] = (int64_t)u;
 		if (__builtin_mul_overflow(elems, u, &elems))
 			return mf_fail(c, -EOVERFLOW, "%s.shape: element count overflows 64 bits at [%d]",
@@ -136,14 +119,14 @@ static int mf_parse_dims(struct mf_ctx *c, json_t *t, const char *path, struct m
 		return mf_fail(c, -EINVAL,
 		               "%s.stride: expected an array of %d non-negative integers (one per "
 		               "dimension of shape), got %s%s",
-		               path, d->ndim, mf_what(stride, what, sizeof(what)),
+		               path, d->ndim, ms_desc_json_what(stride, what, sizeof(what)),
 		               json_is_array(stride) ? " of another length" : "");
 	for (int i = 0; i < d->ndim; i++) {
 		json_t *e = json_array_get(stride, (size_t)i);
 
 		if (!mf_uint(e, &u))
 			return mf_fail(c, -EINVAL, "%s.stride[%d]: expected a non-negative integer, got %s",
-			               path, i, mf_what(e, what, sizeof(what)));
+			               path, i, ms_desc_json_what(e, what, sizeof(what)));
 		d->stride[i] = (int64_t)u;
 	}
 	return 0;
@@ -167,17 +150,17 @@ static int mf_parse_source(struct mf_ctx *c, json_t *t, const char *path, struct
 	}
 	if (!json_is_string(file) || !json_string_length(file))
 		return mf_fail(c, -EINVAL, "%s.file: expected a non-empty path string, got %s", path,
-		               mf_what(file, what, sizeof(what)));
+		               ms_desc_json_what(file, what, sizeof(what)));
 	if (!mf_uint(off, &d->foff))
 		return mf_fail(c, -EINVAL,
 		               "%s.offset: expected the data's byte offset in the file, a non-negative "
 		               "integer, got %s",
-		               path, mf_what(off, what, sizeof(what)));
+		               path, ms_desc_json_what(off, what, sizeof(what)));
 	if (!mf_uint(len, &d->flen))
 		return mf_fail(c, -EINVAL,
 		               "%s.length: expected the data's length in bytes, a non-negative integer, "
 		               "got %s",
-		               path, mf_what(len, what, sizeof(what)));
+		               path, ms_desc_json_what(len, what, sizeof(what)));
 	if (__builtin_add_overflow(d->foff, d->flen, &end))
 		return mf_fail(c, -EOVERFLOW, "%s: offset + length overflows 64 bits", path);
 	if (d->flen != bits / 8)
@@ -214,7 +197,7 @@ static int mf_parse_device(struct mf_ctx *c, json_t *t, const char *path, struct
 bad:
 	return mf_fail(c, -EINVAL,
 	               "%s.device: expected a non-zero device address as a \"0x...\" hex string, got %s",
-	               path, mf_what(dev, what, sizeof(what)));
+	               path, ms_desc_json_what(dev, what, sizeof(what)));
 }
 
 static const char *const tensor_keys[] = { "name",   "dtype",  "shape",  "stride", "file",
@@ -231,13 +214,13 @@ static int mf_parse_tensor(struct mf_ctx *c, json_t *t, const char *path, const 
 
 	if (!json_is_object(t))
 		return mf_fail(c, -EINVAL, "%s: expected a tensor object, got %s", path,
-		               mf_what(t, what, sizeof(what)));
+		               ms_desc_json_what(t, what, sizeof(what)));
 	if ((rc = mf_check_keys(c, t, path, tensor_keys,
 	                        "name, dtype, shape, stride, file, offset, length, device")))
 		return rc;
 	if (!json_is_string(name) || !json_string_length(name))
 		return mf_fail(c, -EINVAL, "%s.name: expected a non-empty string, got %s", path,
-		               mf_what(name, what, sizeof(what)));
+		               ms_desc_json_what(name, what, sizeof(what)));
 	if (json_object_get(c->names, json_string_value(name)))
 		return mf_fail(c, -EINVAL, "%s.name: tensor %s is already listed at %s", path,
 		               ms_desc_quote(json_string_value(name), what, sizeof(what)),
@@ -250,7 +233,7 @@ static int mf_parse_tensor(struct mf_ctx *c, json_t *t, const char *path, const 
 		return mf_fail(c, -EINVAL,
 		               "%s.dtype: expected a dtype name (one of %s, or a torch name such as "
 		               "\"bfloat16\"), got %s",
-		               path, ms_dtype_names(), mf_what(dtype, what, sizeof(what)));
+		               path, ms_dtype_names(), ms_desc_json_what(dtype, what, sizeof(what)));
 	snprintf(d->dtype, sizeof(d->dtype), "%s", canon);
 	d->ebits = ms_dtype_bits(canon);
 	if ((rc = mf_parse_dims(c, t, path, d)))
@@ -278,12 +261,12 @@ static int mf_parse_layer(struct mf_ctx *c, json_t *l, size_t li, struct ms_desc
 	snprintf(path, sizeof(path), "layers[%zu]", li);
 	if (!json_is_object(l))
 		return mf_fail(c, -EINVAL, "%s: expected a layer object {\"name\", \"tensors\"}, got %s",
-		               path, mf_what(l, what, sizeof(what)));
+		               path, ms_desc_json_what(l, what, sizeof(what)));
 	if ((rc = mf_check_keys(c, l, path, layer_keys, "name, tensors")))
 		return rc;
 	if (!json_is_string(name) || !json_string_length(name))
 		return mf_fail(c, -EINVAL, "%s.name: expected a non-empty string, got %s", path,
-		               mf_what(name, what, sizeof(what)));
+		               ms_desc_json_what(name, what, sizeof(what)));
 	if (json_object_get(c->layers, json_string_value(name)))
 		return mf_fail(c, -EINVAL, "%s.name: layer %s is already listed at %s", path,
 		               ms_desc_quote(json_string_value(name), what, sizeof(what)),
@@ -292,7 +275,7 @@ static int mf_parse_layer(struct mf_ctx *c, json_t *l, size_t li, struct ms_desc
 		return mf_fail(c, -ENOMEM, "out of memory");
 	if (!json_is_array(tensors))
 		return mf_fail(c, -EINVAL, "%s.tensors: expected an array of tensor objects, got %s", path,
-		               mf_what(tensors, what, sizeof(what)));
+		               ms_desc_json_what(tensors, what, sizeof(what)));
 	json_array_foreach(tensors, ti, t)
 	{
 		char tpath[128];
@@ -438,25 +421,25 @@ static int mf_parse_root(struct mf_ctx *c, json_t *root, struct ms_desc_set *set
 		return mf_fail(
 		        c, -EINVAL,
 		        "expected a JSON object {\"metashim_manifest\": %d, \"layers\": [...]}, got %s",
-		        MANIFEST_VERSION, mf_what(root, what, sizeof(what)));
+		        MANIFEST_VERSION, ms_desc_json_what(root, what, sizeof(what)));
 	if (!ver)
 		return mf_fail(c, -EINVAL, "metashim_manifest: missing (expected %d; is this a manifest?)",
 		               MANIFEST_VERSION);
 	if (!json_is_integer(ver) || json_integer_value(ver) != MANIFEST_VERSION)
 		return mf_fail(c, -EINVAL, "metashim_manifest: expected version %d, got %s", MANIFEST_VERSION,
-		               mf_what(ver, what, sizeof(what)));
+		               ms_desc_json_what(ver, what, sizeof(what)));
 	if ((rc = mf_check_keys(c, root, "(top level)", root_keys,
 	                        "metashim_manifest, source, metadata, layers")))
 		return rc;
 	if (src && !json_is_string(src))
 		return mf_fail(c, -EINVAL, "source: expected a string, got %s",
-		               mf_what(src, what, sizeof(what)));
+		               ms_desc_json_what(src, what, sizeof(what)));
 	if (meta && !json_is_object(meta))
 		return mf_fail(c, -EINVAL, "metadata: expected an object, got %s",
-		               mf_what(meta, what, sizeof(what)));
+		               ms_desc_json_what(meta, what, sizeof(what)));
 	if (!json_is_array(layers))
 		return mf_fail(c, -EINVAL, "layers: expected an array of layer objects, got %s",
-		               mf_what(layers, what, sizeof(what)));
+		               ms_desc_json_what(layers, what, sizeof(what)));
 	json_array_foreach(layers, li, l)
 	{
 		if ((rc = mf_parse_layer(c, l, li, set)))

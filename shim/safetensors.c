@@ -116,6 +116,23 @@ const char *ms_desc_quote(const char *s, char *buf, size_t cap)
 	return buf;
 }
 
+const char *ms_desc_json_what(const json_t *v, char *buf, size_t cap)
+{
+	if (!v)
+		return "nothing";
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return ms_desc_quote(json_string_value(v), buf, cap);
+	case JSON_INTEGER: snprintf(buf, cap, "%lld", (long long)json_integer_value(v)); return buf;
+	case JSON_REAL: snprintf(buf, cap, "%g", json_real_value(v)); return buf;
+	case JSON_TRUE: return "true";
+	case JSON_FALSE: return "false";
+	case JSON_NULL: return "null";
+	}
+	return "?";
+}
+
 /* --------------------------------------------------------------------- errors */
 
 struct st_ctx {
@@ -135,24 +152,6 @@ __attribute__((format(printf, 3, 4))) static int st_fail(struct st_ctx *c, int r
 		va_end(ap);
 	}
 	return rc;
-}
-
-/* What a JSON value is, for "expected X, got Y": integers and strings show themselves. */
-static const char *st_what(const json_t *v, char *buf, size_t cap)
-{
-	if (!v)
-		return "nothing";
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return ms_desc_quote(json_string_value(v), buf, cap);
-	case JSON_INTEGER: snprintf(buf, cap, "%lld", (long long)json_integer_value(v)); return buf;
-	case JSON_REAL: snprintf(buf, cap, "%g", json_real_value(v)); return buf;
-	case JSON_TRUE: return "true";
-	case JSON_FALSE: return "false";
-	case JSON_NULL: return "null";
-	}
-	return "?";
 }
 
 /* ---------------------------------------------------------------- file reading */
@@ -221,10 +220,10 @@ static int st_parse_dtype(struct st_ctx *c, const char *file, const char *qn, js
 
 	if (!json_is_string(v))
 		return st_fail(c, -EINVAL, "%s: tensors[%s].dtype: expected a dtype name string, got %s",
-		               file, qn, st_what(v, what, sizeof(what)));
+		               file, qn, ms_desc_json_what(v, what, sizeof(what)));
 	if (!ms_dtype_is_safetensors(json_string_value(v)))
 		return st_fail(c, -EINVAL, "%s: tensors[%s].dtype: unknown dtype %s (expected one of %s)",
-		               file, qn, st_what(v, what, sizeof(what)), ms_dtype_names());
+		               file, qn, ms_desc_json_what(v, what, sizeof(what)), ms_dtype_names());
 	snprintf(d->dtype, sizeof(d->dtype), "%s", json_string_value(v));
 	d->ebits = ms_dtype_bits(d->dtype);
 	return 0;
@@ -241,7 +240,7 @@ static int st_parse_shape(struct st_ctx *c, const char *file, const char *qn, js
 		return st_fail(c, -EINVAL,
 		               "%s: tensors[%s].shape: expected an array of at most %d non-negative "
 		               "integers, got %s%s",
-		               file, qn, MS_MAX_DIMS, st_what(v, what, sizeof(what)),
+		               file, qn, MS_MAX_DIMS, ms_desc_json_what(v, what, sizeof(what)),
 		               json_is_array(v) ? " that long" : "");
 	d->ndim = (int)json_array_size(v);
 	for (int i = 0; i < d->ndim; i++) {
@@ -251,7 +250,7 @@ static int st_parse_shape(struct st_ctx *c, const char *file, const char *qn, js
 		if (!st_uint(e, &dim))
 			return st_fail(c, -EINVAL,
 			               "%s: tensors[%s].shape[%d]: expected a non-negative integer, got %s",
-			               file, qn, i, st_what(e, what, sizeof(what)));
+			               file, qn, i, ms_desc_json_what(e, what, sizeof(what)));
 		d->shape[i] = (int64_t)dim;
 		if (__builtin_mul_overflow(elems, dim, &elems))
 			return st_fail(c, -EOVERFLOW,
@@ -278,7 +277,7 @@ static int st_parse_tensor(struct st_ctx *c, const char *file, const char *name,
 	if (!json_is_object(info))
 		return st_fail(c, -EINVAL,
 		               "%s: tensors[%s]: expected an object with dtype, shape, data_offsets, got %s",
-		               file, qn, st_what(info, what, sizeof(what)));
+		               file, qn, ms_desc_json_what(info, what, sizeof(what)));
 	if ((rc = st_parse_dtype(c, file, qn, info, d)) || (rc = st_parse_shape(c, file, qn, info, d)))
 		return rc;
 	if (__builtin_mul_overflow(d->elems, (uint64_t)d->ebits, &bits))
@@ -297,7 +296,8 @@ static int st_parse_tensor(struct st_ctx *c, const char *file, const char *name,
 		               "%s: tensors[%s].data_offsets: expected [begin, end], two non-negative "
 		               "integers, got %s",
 		               file, qn,
-		               json_is_array(off) ? "another array" : st_what(off, what, sizeof(what)));
+		               json_is_array(off) ? "another array"
+		                                  : ms_desc_json_what(off, what, sizeof(what)));
 	if (begin > end)
 		return st_fail(c, -EINVAL, "%s: tensors[%s].data_offsets: begin %llu is after end %llu", file,
 		               qn, (unsigned long long)begin, (unsigned long long)end);
@@ -391,12 +391,13 @@ static int st_keep_metadata(struct st_ctx *c, const char *file, const char *rel,
 
 	if (!json_is_object(meta))
 		return st_fail(c, -EINVAL, "%s: __metadata__: expected an object of string values, got %s",
-		               file, st_what(meta, what, sizeof(what)));
+		               file, ms_desc_json_what(meta, what, sizeof(what)));
 	json_object_foreach(meta, k, v)
 	{
 		if (!json_is_string(v))
 			return st_fail(c, -EINVAL, "%s: __metadata__[%s]: expected a string, got %s", file,
-			               ms_desc_quote(k, qk, sizeof(qk)), st_what(v, what, sizeof(what)));
+			               ms_desc_quote(k, qk, sizeof(qk)),
+			               ms_desc_json_what(v, what, sizeof(what)));
 	}
 	return st_meta_set(c, file, rel, meta);
 }
@@ -455,7 +456,7 @@ static int st_parse_header(struct st_ctx *c, const char *file, const char *rel, 
 
 	if (!json_is_object(root))
 		return st_fail(c, -EINVAL, "%s: byte 8: header: expected a JSON object, got %s", file,
-		               st_what(root, what, sizeof(what)));
+		               ms_desc_json_what(root, what, sizeof(what)));
 	json_object_foreach(root, name, info)
 	{
 		struct ms_tensor_desc *d;
@@ -644,7 +645,8 @@ static int st_index_shards(struct st_ctx *c, const char *index, json_t *wmap, js
 			        c, -EINVAL,
 			        "%s: weight_map[%s]: expected a shard file name relative to the index's "
 			        "directory, got %s",
-			        index, ms_desc_quote(name, qn, sizeof(qn)), st_what(v, what, sizeof(what)));
+			        index, ms_desc_quote(name, qn, sizeof(qn)),
+			        ms_desc_json_what(v, what, sizeof(what)));
 		count = json_object_get(counts, json_string_value(v));
 		if (count) {
 			json_integer_set(count, json_integer_value(count) + 1);
@@ -672,13 +674,13 @@ static int st_load_index_json(struct st_ctx *c, const char *index, json_t *root,
 
 	if (!json_is_object(root))
 		return st_fail(c, -EINVAL, "%s: expected a JSON object with weight_map, got %s", index,
-		               st_what(root, what, sizeof(what)));
+		               ms_desc_json_what(root, what, sizeof(what)));
 	if (!json_is_object(wmap))
 		return st_fail(c, -EINVAL, "%s: weight_map: expected an object {tensor: shard file}, got %s",
-		               index, st_what(wmap, what, sizeof(what)));
+		               index, ms_desc_json_what(wmap, what, sizeof(what)));
 	if (meta && !json_is_object(meta))
 		return st_fail(c, -EINVAL, "%s: metadata: expected an object, got %s", index,
-		               st_what(meta, what, sizeof(what)));
+		               ms_desc_json_what(meta, what, sizeof(what)));
 	if (meta && (rc = st_meta_set(c, index, st_basename(index), meta)))
 		return rc;
 	if (!(counts = json_object()))
