@@ -4,7 +4,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,53 +11,22 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "st_files.h"
 
-static char dir[64];
 static char err[1024];
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st, (void)flag, (void)f;
-	return remove(p);
-}
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/ms-mf-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	st_dir_make("/tmp/ms-mf-XXXXXX");
 	err[0] = 0;
 }
 
 static void teardown(void)
 {
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	st_dir_remove();
 }
 
 TestSuite(manifest, .init = setup, .fini = teardown);
-
-static const char *in_dir(const char *name)
-{
-	static char bufs[4][256];
-	static int k;
-	char *b = bufs[k++ % 4];
-
-	snprintf(b, 256, "%s/%s", dir, name);
-	return b;
-}
-
-static void write_bytes(const char *name, const void *p, size_t n)
-{
-	FILE *f = fopen(in_dir(name), "wb");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(p, 1, n, f), n);
-	fclose(f);
-}
-
-static void write_text(const char *name, const char *text)
-{
-	write_bytes(name, text, strlen(text));
-}
 
 static char *read_text(const char *path)
 {
@@ -69,19 +37,6 @@ static char *read_text(const char *path)
 	fread(buf, 1, (1 << 20) - 1, f);
 	fclose(f);
 	return buf;
-}
-
-/* A small safetensors file: header then data_len zero bytes. */
-static void write_st(const char *name, const char *header, size_t data_len)
-{
-	size_t n = strlen(header);
-	unsigned char *buf = calloc(1, 8 + n + data_len);
-
-	for (int i = 0; i < 8; i++)
-		buf[i] = (unsigned char)((uint64_t)n >> (8 * i));
-	memcpy(buf + 8, header, n);
-	write_bytes(name, buf, 8 + n + data_len);
-	free(buf);
 }
 
 static int write_manifest(const struct ms_desc_set *set, const char *name)

@@ -3,7 +3,6 @@
  * names the file and the place. Tests write their own small files into a temp dir. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,76 +10,22 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "st_files.h"
 
-static char dir[64];
 static char err[512];
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st, (void)flag, (void)f;
-	return remove(p);
-}
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/ms-st-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	st_dir_make("/tmp/ms-st-XXXXXX");
 	err[0] = 0;
 }
 
 static void teardown(void)
 {
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	st_dir_remove();
 }
 
 TestSuite(safetensors, .init = setup, .fini = teardown);
-
-/* dir/name, in one of a few rotating buffers. */
-static const char *in_dir(const char *name)
-{
-	static char bufs[4][256];
-	static int k;
-	char *b = bufs[k++ % 4];
-
-	snprintf(b, 256, "%s/%s", dir, name);
-	return b;
-}
-
-static void write_bytes(const char *name, const void *p, size_t n)
-{
-	FILE *f = fopen(in_dir(name), "wb");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(p, 1, n, f), n);
-	fclose(f);
-}
-
-/* A safetensors file: 8-byte little-endian length `hlen` (the real length when
- * hlen is -1), the header text, then data_len bytes of a counting pattern. */
-static void write_st_len(const char *name, const char *header, int64_t hlen, size_t data_len)
-{
-	size_t n = strlen(header);
-	uint64_t len = hlen < 0 ? n : (uint64_t)hlen;
-	unsigned char *buf = malloc(8 + n + data_len);
-
-	for (int i = 0; i < 8; i++)
-		buf[i] = (unsigned char)(len >> (8 * i));
-	memcpy(buf + 8, header, n);
-	for (size_t i = 0; i < data_len; i++)
-		buf[8 + n + i] = (unsigned char)i;
-	write_bytes(name, buf, 8 + n + data_len);
-	free(buf);
-}
-
-static void write_st(const char *name, const char *header, size_t data_len)
-{
-	write_st_len(name, header, -1, data_len);
-}
-
-static void write_text(const char *name, const char *text)
-{
-	write_bytes(name, text, strlen(text));
-}
 
 /* Load path, expect failure, and the message to hold each of the given pieces. */
 static void expect_error(const char *path, const char *const *pieces)
