@@ -1,6 +1,7 @@
 /* checkpoint.c — what the end-to-end tests expect a loader to move: the tensors of
  * a safetensors checkpoint directory, their bytes and element counts, read here
  * independently of the example loaders (which are what is being tested). */
+#include <criterion/criterion.h>
 #include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -177,4 +178,19 @@ int e2e_ck_compare_dump(const struct e2e_ck *ck, const char *path, const char *s
 		return -1;
 	}
 	return 0;
+}
+
+void e2e_ck_fixture(char **dir, char **ckpt, struct e2e_ck *ck)
+{
+	*dir = e2e_tmpdir();
+	*ckpt = e2e_make_checkpoint(*dir, NULL);
+	cr_assert(*ckpt, "gen_checkpoint failed");
+	cr_assert_eq(e2e_ck_load(*ckpt, ck), 0, "cannot read the checkpoint %s", *ckpt);
+}
+
+void e2e_ck_fixture_free(char *dir, char *ckpt, struct e2e_ck *ck)
+{
+	e2e_ck_free(ck);
+	free(ckpt);
+	e2e_cleanup(dir);
 }

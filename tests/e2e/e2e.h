@@ -143,5 +143,10 @@ const struct e2e_ck_tensor *e2e_ck_find(const struct e2e_ck *ck, const char *nam
 /* 0 when the file holds exactly every tensor's bytes in checkpoint order (leaving
  * out the tensor named skip, if any); otherwise -1 and the first difference in why. */
 int e2e_ck_compare_dump(const struct e2e_ck *ck, const char *path, const char *skip, char *why, size_t cap);
+/* The usual fixture: a fresh test directory (*dir), the example checkpoint generated
+ * into it (*ckpt) and read into ck; Criterion asserts, so call from a test's set-up.
+ * e2e_ck_fixture_free undoes it all. */
+void e2e_ck_fixture(char **dir, char **ckpt, struct e2e_ck *ck);
+void e2e_ck_fixture_free(char *dir, char *ckpt, struct e2e_ck *ck);
 
 #endif /* METASHIM_E2E_H */

@@ -17,10 +17,7 @@ static struct e2e_ck ck;
 
 static void setup(void)
 {
-	dir = e2e_tmpdir();
-	ckpt = e2e_make_checkpoint(dir, NULL);
-	cr_assert(ckpt, "gen_checkpoint failed");
-	cr_assert_eq(e2e_ck_load(ckpt, &ck), 0, "cannot read the checkpoint %s", ckpt);
+	e2e_ck_fixture(&dir, &ckpt, &ck);
 	cr_assert(e2e_ck_find(&ck, TWICE) && e2e_ck_find(&ck, SKIPPED));
 	if (asprintf(&ck_env, "METASHIM_CHECKPOINT=%s", ckpt) < 0)
 		abort();
@@ -28,10 +25,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	e2e_ck_free(&ck);
 	free(ck_env);
-	free(ckpt);
-	e2e_cleanup(dir);
+	e2e_ck_fixture_free(dir, ckpt, &ck);
 }
 
 TestSuite(attribution, .init = setup, .fini = teardown);

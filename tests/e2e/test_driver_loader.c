@@ -12,17 +12,12 @@ static struct e2e_ck ck;
 
 static void setup(void)
 {
-	dir = e2e_tmpdir();
-	ckpt = e2e_make_checkpoint(dir, NULL);
-	cr_assert(ckpt, "gen_checkpoint failed");
-	cr_assert_eq(e2e_ck_load(ckpt, &ck), 0, "cannot read the checkpoint %s", ckpt);
+	e2e_ck_fixture(&dir, &ckpt, &ck);
 }
 
 static void teardown(void)
 {
-	e2e_ck_free(&ck);
-	free(ckpt);
-	e2e_cleanup(dir);
+	e2e_ck_fixture_free(dir, ckpt, &ck);
 }
 
 TestSuite(driver_loader, .init = setup, .fini = teardown);
