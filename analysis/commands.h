@@ -29,6 +29,9 @@ char *ms_fmt_ns(uint64_t ns, char *buf, size_t cap);
 char *ms_fmt_at(uint64_t t, char *buf, size_t cap);
 /* bytes over ns as "8.02 GB/s" (decimal), "-" when ns is 0. */
 char *ms_fmt_rate(uint64_t bytes, uint64_t ns, char *buf, size_t cap);
+/* Length of the valid UTF-8 sequence at s (1-4), 0 when it is not valid: the
+ * exporters replace what is not with U+FFFD. Reads at most up to a NUL in s. */
+size_t ms_utf8_len(const unsigned char *s);
 /* Open -o FILE (or stdout for NULL / "-"); prints the error itself. */
 FILE *ms_open_out(const char *path);
 /* Close what ms_open_out returned; 0 or -errno (write errors surface here). */

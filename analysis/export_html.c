@@ -95,25 +95,6 @@ static const char css[] =
 
 /* ------------------------------------------------------------ escaping */
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not valid. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
-	}
-	return 0;
-}
-
 /* Text or attribute value: markup characters as entities, bytes XML forbids
  * (controls, invalid UTF-8) as U+FFFD. Writes at most max bytes of s; runs that
  * need nothing go out in one fwrite. */
@@ -125,7 +106,7 @@ static void escn(FILE *f, const char *s, size_t max)
 		const unsigned char *run = p;
 		size_t n;
 		while (p < end && ((*p >= 0x20 && *p != 0x7f) || *p == '\t' || *p == '\n') &&
-		       !strchr("&<>\"'", *p) && (n = utf8_len(p)) != 0 && p + n <= end)
+		       !strchr("&<>\"'", *p) && (n = ms_utf8_len(p)) != 0 && p + n <= end)
 			p += n;
 		if (p > run)
 			fwrite(run, 1, (size_t)(p - run), f);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "model.h"
 #include "trace_reader.h"
 #include "u64map.h"
@@ -39,25 +40,6 @@ struct jw {
 	bool first_arg; /* no arg written yet in the open args object */
 };
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not valid. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
-	}
-	return 0;
-}
-
 /* A JSON string; invalid UTF-8 (trace strings are raw bytes) becomes U+FFFD so that
  * strict parsers accept the file. Runs that need no escape go out in one fwrite:
  * this is the exporter's inner loop. */
@@ -68,7 +50,7 @@ static void put_str(FILE *f, const char *s)
 	for (;;) {
 		const unsigned char *run = p;
 		size_t n = 0;
-		while (*p >= 0x20 && *p != '"' && *p != '\\' && (n = utf8_len(p)) != 0)
+		while (*p >= 0x20 && *p != '"' && *p != '\\' && (n = ms_utf8_len(p)) != 0)
 			p += n;
 		if (p > run)
 			fwrite(run, 1, (size_t)(p - run), f);

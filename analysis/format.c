@@ -1,5 +1,6 @@
 /* format.c — number formatting shared by the commands, fixed so that golden
- * outputs are byte-stable: binary units for sizes, decimal GB/s for rates. */
+ * outputs are byte-stable: binary units for sizes, decimal GB/s for rates; and
+ * the UTF-8 validity check the exporters share when escaping trace strings. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -74,4 +75,22 @@ int ms_close_out(FILE *f)
 	if (f != stdout && fclose(f) != 0)
 		rc = -EIO;
 	return rc;
+}
+
+size_t ms_utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
 }
