@@ -11,25 +11,19 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "trace_dir.h"
 
 static char dir[] = "/tmp/ms-trace-test-XXXXXX";
 static struct ms_config cfg;
 
 static void setup(void)
 {
-	cr_assert_not_null(mkdtemp(dir));
-	ms_config_load(&cfg, NULL, NULL, 0);
-	cfg.quiet = true;
-	snprintf(cfg.out, sizeof(cfg.out), "%s/t-%%p.trace", dir);
-	ms_trace_open(&cfg);
+	trace_dir_open(dir, &cfg);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	trace_dir_remove(dir);
 }
 
 static char *slurp(const char *path)
