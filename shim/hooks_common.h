@@ -15,28 +15,8 @@
 #define MS_TAKEN_RC(RET, x) ((x).err ? (RET)MS_API_ERR((x).err) : (RET)(x).rc)
 #define MS_EXPORT           __attribute__((visibility("default")))
 
-/* RET sym PARAMS; FILL describes the call in `c` (a struct ms_copy). */
-#define MS_COPY_HOOK(RET, MISSING, sym, PARAMS, ARGS, FILL)        \
-	MS_EXPORT RET sym PARAMS                                   \
-	{                                                          \
-		__typeof__(&sym) real = MS_REAL(sym);              \
-		struct ms_copy c = { .api = #sym, .rows = 1 };     \
-		RET rc;                                            \
-		if (MS_UNLIKELY(!real))                            \
-			return MISSING;                            \
-		if (!ms_enter())                                   \
-			return real ARGS;                          \
-		FILL;                                              \
-		ms_copy_begin(&c);                                 \
-		rc = c.deferred ? MS_TAKEN_RC(RET, c) : real ARGS; \
-		ms_copy_end(&c, (int)rc);                          \
-		if (MS_UNLIKELY(c.err))                            \
-			rc = (RET)MS_API_ERR(c.err);               \
-		ms_leave();                                        \
-		return rc;                                         \
-	}
-
-/* The same with a second step after the real call (AFTER sees rc). */
+/* RET sym PARAMS; FILL describes the call in `c` (a struct ms_copy); AFTER, a
+ * second step after the real call, sees rc. */
 #define MS_COPY_HOOK2(RET, MISSING, sym, PARAMS, ARGS, FILL, AFTER) \
 	MS_EXPORT RET sym PARAMS                                    \
 	{                                                           \
@@ -57,6 +37,10 @@
 		ms_leave();                                         \
 		return rc;                                          \
 	}
+
+/* The same without a step after the call. */
+#define MS_COPY_HOOK(RET, MISSING, sym, PARAMS, ARGS, FILL) \
+	MS_COPY_HOOK2(RET, MISSING, sym, PARAMS, ARGS, FILL, (void)0)
 
 /* Allocations and frees: FILL before the call, AFTER (seeing rc) before the
  * record, e.g. to read the returned pointer. KIND is alloc or free. */
