@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callsite.h"
 #include "commands.h"
 #include "model.h"
 
@@ -23,6 +24,7 @@ struct report_opts {
 	size_t top;              /* entries per problem kind and call sites listed */
 	enum layers_mode layers; /* which layers get a row */
 	bool symbolize;          /* symbolize call sites */
+	size_t stack_depth;      /* callers printed under each top call site (0: none) */
 };
 
 static void report_usage(FILE *f)
@@ -37,6 +39,8 @@ static void report_usage(FILE *f)
 	        "                       (default: all up to %d layers, problems beyond)\n"
 	        "  --symbolize          name call sites from ELF symbols and DWARF lines (default)\n"
 	        "  --no-symbolize       print raw addresses (module+offset)\n"
+	        "  --stack-depth N      under each top call site, the frames inside it (runtime,\n"
+	        "                       plumbing) and N frames of its callers\n"
 	        "  --no-fail            exit 0 even when problems were found\n"
 	        "  -h, --help           this text\n\n"
 	        "Exit status: 0 clean, 1 problems found (never loaded, partial, loaded twice,\n"
@@ -276,6 +280,21 @@ static void problems(FILE *f, const struct ms_run *r, const struct report_opts *
 			        shown[k] - o->top, ms_problem_name((enum ms_problem_kind)k));
 }
 
+/* The chain under a call site: the frames inside it with what they are, the site
+ * itself marked ">", then its callers. */
+static void site_chain(FILE *f, const struct ms_run *r, uint32_t stack, const struct report_opts *o)
+{
+	struct ms_site_frames fr;
+	char name[512];
+	size_t n = ms_callsite_frames(r, stack, o->symbolize, &fr);
+
+	for (size_t i = 0; i < n && i <= fr.pick + o->stack_depth; i++) {
+		ms_callsite_frame_name(r, stack, i, o->symbolize, name, sizeof(name));
+		fprintf(f, "  %36s %s #%-2zu %-8s %s\n", "", i == fr.pick ? ">" : " ", i,
+		        ms_frame_role_name(fr.role[i]), name);
+	}
+}
+
 static void top_sites(FILE *f, const struct ms_run *r, const struct report_opts *o)
 {
 	char name[512], b[32], c[32];
@@ -295,6 +314,8 @@ static void top_sites(FILE *f, const struct ms_run *r, const struct report_opts 
 		ms_callsite_name(r, s->stack, o->symbolize, name, sizeof(name));
 		fprintf(f, "  %12s %9" PRIu64 " %12s  %s\n", ms_fmt_bytes(s->copy_bytes, b, sizeof(b)),
 		        s->copies, ms_fmt_bytes(s->unattr_bytes, c, sizeof(c)), name);
+		if (o->stack_depth)
+			site_chain(f, r, s->stack, o);
 	}
 }
 
@@ -343,6 +364,7 @@ int ms_cmd_report(int argc, char **argv)
 		{ "symbolize", no_argument, NULL, 's' },
 		{ "no-symbolize", no_argument, NULL, 'S' },
 		{ "no-fail", no_argument, NULL, 'n' },
+		{ "stack-depth", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -374,6 +396,17 @@ int ms_cmd_report(int argc, char **argv)
 				return MS_EXIT_USAGE;
 			}
 			break;
+		case 'd': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > MS_SITE_MAX_FRAMES) {
+				fprintf(stderr, "metashim report: --stack-depth expects 0 to %d\n",
+				        MS_SITE_MAX_FRAMES);
+				return MS_EXIT_USAGE;
+			}
+			o.stack_depth = (size_t)v;
+			break;
+		}
 		case 's': o.symbolize = true; break;
 		case 'S': o.symbolize = false; break;
 		case 'n': no_fail = true; break;
