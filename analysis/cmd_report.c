@@ -358,6 +358,7 @@ static void report_run(FILE *f, const struct ms_run *r, const struct report_opts
 
 int ms_cmd_report(int argc, char **argv)
 {
+	/* clang-format off */
 	static const struct option lopts[] = {
 		{ "top", required_argument, NULL, 't' },
 		{ "layers", required_argument, NULL, 'l' },
@@ -368,6 +369,7 @@ int ms_cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct report_opts o = { .top = 10, .layers = LAYERS_AUTO, .symbolize = true };
 	bool no_fail = false;
 	int c;

@@ -379,9 +379,11 @@ struct ms_ckpt_view {
 int ms_ckpt_view_build(const struct ms_model *m, struct ms_ckpt_view *out);
 void ms_ckpt_view_free(struct ms_ckpt_view *v);
 
-/* One line naming a call site: the innermost symbolized frame outside libmetashim
- * ("load_tensor (loader.c:88) [loader]") or raw "0x4011a2 [loader+0x11a2]", or
- * "(no backtrace)" for stack 0. symbolize=false never touches ELF files. */
+/* One line naming a call site: the innermost frame that is not plumbing (the shim,
+ * libc, libffi, the CUDA runtime or driver, however linked; rules in callsite.c),
+ * e.g. "load_tensor (loader.c:88) [loader]", "[python] via ctypes: cudaMemcpy", or
+ * raw "0x4011a2 [loader+0x11a2]", or "(no backtrace)" for stack 0.
+ * symbolize=false never touches ELF files. */
 void ms_callsite_name(const struct ms_run *run, uint32_t stack, bool symbolize, char *buf, size_t cap);
 
 /* Exporters living in their own files (analysis/export_*.c). Call-site names in
