@@ -39,7 +39,8 @@ SHIM_SRC   := $(wildcard shim/*.c)
 SHIM_OBJ   := $(patsubst shim/%.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC))
 SHIM_LIB   := $(BUILD)/libmetashim.so
 SHIM_AR    := $(BUILD)/libmetashim_core.a
-SHIM_LIBS  := -ljansson -lunwind -ldl -lpthread
+# jansson and libunwind are dlopen'ed privately (shim/jansson_private.c, unwind.c).
+SHIM_LIBS  := -ldl -lpthread
 
 $(BUILD)/obj/shim/%.o: shim/%.c shim/*.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
