@@ -6,9 +6,11 @@
  * reported in elements.
  *
  * Hot path: ms_count_copy runs after every successful copy. It allocates nothing
- * in the common case and takes only the lock of the layer it counts into; the
- * interval set of a tensor allocates only when writes into it fragment. */
+ * in the common case and takes only the lock of the tensor it counts into (the
+ * layer's lock only at the copy that may complete the layer); the interval set
+ * of a tensor is used, and allocates, only when writes into it fragment. */
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,44 +77,114 @@ static void layer_completed(uint64_t seq, struct ms_reg_layer *l, uint32_t loads
 		fn(l->name, user);
 }
 
+/* The tensor's own lock: a spinlock in its hot line, held for a few dozen
+ * instructions (longer only while a fragmented write grows its interval set).
+ * Uncontended it is one atomic exchange on a line the copy path touches anyway;
+ * a waiter yields soon, since the holder may be preempted (few cores, many
+ * loader threads). */
+static void tensor_lock(struct ms_reg_tensor *t)
+{
+	for (unsigned spins = 0; __atomic_exchange_n(&t->lock, 1, __ATOMIC_ACQUIRE);) {
+		while (__atomic_load_n(&t->lock, __ATOMIC_RELAXED)) {
+			if (++spins > 64)
+				sched_yield();
+#if defined(__x86_64__) || defined(__i386__)
+			else
+				__builtin_ia32_pause();
+#endif
+		}
+	}
+}
+
+static void tensor_unlock(struct ms_reg_tensor *t)
+{
+	__atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+}
+
+/* t's done flag changed (tensor lock held): keep the layer's ndone in step.
+ * Returns the new ndone. */
+static uint32_t ndone_add(struct ms_reg_layer *l, int delta)
+{
+	return __atomic_add_fetch(&l->ndone, (uint32_t)delta, __ATOMIC_ACQ_REL);
+}
+
+/* Cover [off, off + n) when it does not start inside the covered prefix: the
+ * written bytes move into the interval set (and back out once they form a prefix
+ * again). Tensor lock held. Returns the bytes not covered before. */
+static uint64_t cover_fragmented(struct ms_reg_tensor *t, uint64_t off, uint64_t n)
+{
+	uint64_t added = 0, pre;
+
+	if (!t->frag) {
+		/* Fits the two inline intervals: switching never allocates. */
+		ms_ivset_clear(&t->cov);
+		if (t->covered_bytes)
+			ms_ivset_add(&t->cov, 0, t->covered_bytes, &pre);
+		t->frag = true;
+	}
+	if (MS_UNLIKELY(ms_ivset_add(&t->cov, off, off + n, &added)) && !atomic_exchange(&warned_oom, true))
+		ms_warn("out of memory tracking fragmented writes into %s; covered counts may be low",
+		        t->name);
+	if (t->cov.n == 1 && t->cov.inl[0].lo == 0 && !t->cov.heap)
+		t->frag = false; /* a prefix again: [0, covered_bytes) */
+	return added;
+}
+
+/* Hot path. Only the tensor's lock is taken: the common cases (a whole tensor in
+ * one copy, pieces that extend the covered prefix) touch the tensor's hot line
+ * and nothing else. The layer lock is taken only by the copy whose tensor
+ * completion brings ndone up to nreq; it decides, once, that the layer completed
+ * (`complete` goes false -> true under it, so the record and the callback fire
+ * exactly once per load even when several tensors finish at the same time). */
 void ms_count_piece(const struct ms_copy *c, struct ms_reg_tensor *t, uint64_t off, uint64_t n)
 {
 	struct ms_reg_layer *l = t->layer;
-	uint64_t seq = c ? c->seq : 0, added = 0, copied;
-	uint32_t loads = 0;
-	bool fire = false, misaligned;
+	uint64_t seq = c ? c->seq : 0, copied, end;
+	uint32_t loads = 0, id, ebits;
+	bool fire = false, last = false, misaligned;
 	struct ms_line line;
 
 	if (off >= t->nbytes || !n)
 		return;
 	n = min_u64(n, t->nbytes - off);
-	misaligned = (off * 8) % t->ebits || (n * 8) % t->ebits;
-	pthread_mutex_lock(&l->lock);
+	end = off + n;
+	id = t->id;
+	ebits = t->ebits;
+	misaligned = (off * 8) % ebits || (n * 8) % ebits;
+	tensor_lock(t);
 	if (MS_UNLIKELY(t->dead)) {
-		pthread_mutex_unlock(&l->lock);
+		tensor_unlock(t);
 		return;
 	}
 	t->copied_bits += n * 8;
-	if (MS_UNLIKELY(ms_ivset_add(&t->cov, off, off + n, &added)) && !atomic_exchange(&warned_oom, true))
-		ms_warn("out of memory tracking fragmented writes into %s; covered counts may be low",
-		        t->name);
-	t->covered_bytes += added;
-	copied = t->copied_bits / t->ebits;
+	if (MS_LIKELY(!t->frag && off <= t->covered_bytes)) {
+		if (end > t->covered_bytes)
+			t->covered_bytes = end;
+	} else {
+		t->covered_bytes += cover_fragmented(t, off, n);
+	}
+	copied = t->copied_bits / ebits;
 	if (!t->done && t->covered_bytes >= t->nbytes) {
 		t->done = true;
-		if (!t->skip && ++l->ndone == l->nreq && !l->complete) {
+		if (!t->skip)
+			last = ndone_add(l, 1) == __atomic_load_n(&l->nreq, __ATOMIC_ACQUIRE);
+	}
+	tensor_unlock(t);
+	if (MS_UNLIKELY(last)) {
+		pthread_mutex_lock(&l->lock);
+		if (__atomic_load_n(&l->ndone, __ATOMIC_ACQUIRE) == l->nreq && l->nreq && !l->complete) {
 			l->complete = true;
 			loads = ++l->loads;
 			fire = true;
 		}
+		pthread_mutex_unlock(&l->lock);
 	}
-	pthread_mutex_unlock(&l->lock);
 
 	ms_line_begin(&line, MS_REC_ATTR);
 	ms_line_u64(&line, "seq", seq);
-	ms_line_u64(&line, "tensor", t->id);
-	ms_line_u64(&line, "off", off * 8 / t->ebits);
-	ms_line_u64(&line, "elems", n * 8 / t->ebits);
+	ms_line_u64(&line, "tensor", id);
+	ms_line_u64(&line, "off", off * 8 / ebits);
+	ms_line_u64(&line, "elems", n * 8 / ebits);
 	ms_line_u64(&line, "copied", copied);
 	ms_line_emit(&line);
 	if (MS_UNLIKELY(misaligned))
@@ -124,8 +196,12 @@ void ms_count_piece(const struct ms_copy *c, struct ms_reg_tensor *t, uint64_t o
 		pthread_mutex_lock(&l->lock);
 		l->complete = false;
 		l->loads--;
-		l->ndone--;
-		t->done = false;
+		tensor_lock(t);
+		if (t->done) {
+			t->done = false;
+			ndone_add(l, -1);
+		}
+		tensor_unlock(t);
 		pthread_mutex_unlock(&l->lock);
 		fire = false;
 	}
@@ -239,6 +315,7 @@ void ms_count_write_final(void)
 }
 
 /* ------------------------------------------------------------ layer state */
+/* Called by registry.c with l->lock held; t is not yet reachable by a lookup. */
 void ms_count_tensor_added(struct ms_reg_layer *l, struct ms_reg_tensor *t)
 {
 	if (t->skip || t->dead)
@@ -247,34 +324,46 @@ void ms_count_tensor_added(struct ms_reg_layer *l, struct ms_reg_tensor *t)
 		t->done = true;
 	l->nreq++;
 	if (t->done)
-		l->ndone++;
+		ndone_add(l, 1);
 	else if (l->complete) { /* a new, empty tensor: the layer must load again */
 		l->complete = false;
 		atomic_fetch_sub(&layers_complete, 1);
 	}
 }
 
+/* Called by registry.c with l->lock held; marks t dead. */
 void ms_count_tensor_removed(struct ms_reg_layer *l, struct ms_reg_tensor *t)
 {
-	if (t->skip)
-		return;
-	l->nreq--;
-	if (t->done)
-		l->ndone--;
+	tensor_lock(t);
+	t->dead = true;
+	if (!t->skip) {
+		l->nreq--;
+		if (t->done)
+			ndone_add(l, -1);
+	}
+	tensor_unlock(t);
 }
 
 void ms_count_reset_layer(struct ms_reg_layer *l)
 {
 	pthread_mutex_lock(&l->lock);
-	l->ndone = 0;
 	for (uint32_t i = 0; i < l->ntensors; i++) {
 		struct ms_reg_tensor *t = l->tensors[i];
+		bool counted = !t->skip && !t->dead;
+
+		/* Per tensor, under its lock: ndone follows each done flag, whatever
+		 * copies into the other tensors do meanwhile. */
+		tensor_lock(t);
+		if (t->done && counted)
+			ndone_add(l, -1);
 		t->copied_bits = 0;
 		t->covered_bytes = 0;
 		ms_ivset_clear(&t->cov);
+		t->frag = false;
 		t->done = t->nbytes == 0;
-		if (t->done && !t->skip && !t->dead)
-			l->ndone++;
+		if (t->done && counted)
+			ndone_add(l, 1);
+		tensor_unlock(t);
 	}
 	if (l->complete) {
 		l->complete = false;
@@ -283,7 +372,7 @@ void ms_count_reset_layer(struct ms_reg_layer *l)
 	pthread_mutex_unlock(&l->lock);
 }
 
-/* l->lock held. */
+/* Tensor lock held. */
 static void tensor_counts_locked(const struct ms_reg_tensor *t, struct metashim_counts *out)
 {
 	uint64_t covered = t->covered_bytes * 8 / t->ebits;
@@ -301,7 +390,9 @@ void ms_count_tensor_counts(struct ms_reg_tensor *t, struct metashim_counts *out
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&l->lock);
+	tensor_lock(t);
 	tensor_counts_locked(t, out);
+	tensor_unlock(t);
 	out->materialized = l->materialized;
 	out->loads = l->loads;
 	pthread_mutex_unlock(&l->lock);
@@ -312,16 +403,20 @@ void ms_count_layer_counts(struct ms_reg_layer *l, struct metashim_counts *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&l->lock);
 	for (uint32_t i = 0; i < l->ntensors; i++) {
+		struct ms_reg_tensor *t = l->tensors[i];
 		struct metashim_counts k;
-		if (l->tensors[i]->skip || l->tensors[i]->dead)
+
+		if (t->skip || t->dead)
 			continue;
-		tensor_counts_locked(l->tensors[i], &k);
+		tensor_lock(t);
+		tensor_counts_locked(t, &k);
+		tensor_unlock(t);
 		out->expected += k.expected;
 		out->copied += k.copied;
 		out->covered += k.covered;
 		out->tensors++;
 	}
-	out->complete = l->nreq > 0 && l->ndone == l->nreq;
+	out->complete = l->nreq > 0 && __atomic_load_n(&l->ndone, __ATOMIC_ACQUIRE) == l->nreq;
 	out->materialized = l->materialized;
 	out->loads = l->loads;
 	pthread_mutex_unlock(&l->lock);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "registry.h"
@@ -1083,6 +1084,58 @@ static int layer_push(struct ms_reg_layer *l, struct ms_reg_tensor *t)
 	return 0;
 }
 
+/* Tensors are carved from slabs (an array of 64-byte aligned structs, never freed
+ * while the process runs, like the tensors): past the first few thousand, from
+ * 2 MiB slabs with transparent huge pages asked for, so that at a million tensors a
+ * copy into a random one needs one TLB entry per slab instead of a page walk per
+ * tensor. reg_lock held. */
+#define SLAB_SMALL (64u << 10)
+#define SLAB_HUGE  (2u << 20)
+static char *slab_cur;
+static size_t slab_left;
+static struct ms_reg_tensor *spare_tensor; /* handed back by a failed registration */
+
+static void *slab_map(size_t bytes)
+{
+	char *p, *a;
+
+	if (bytes < SLAB_HUGE)
+		return aligned_alloc(64, bytes);
+	/* Over-map by one slab and trim, so the slab is 2 MiB aligned. */
+	p = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (char *)(((uintptr_t)p + bytes - 1) & ~(uintptr_t)(bytes - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	munmap(a + bytes, (size_t)(p + bytes - a));
+	madvise(a, bytes, MADV_HUGEPAGE);
+	return a;
+}
+
+static struct ms_reg_tensor *tensor_new(void)
+{
+	struct ms_reg_tensor *t = spare_tensor;
+
+	if (t) {
+		spare_tensor = NULL;
+	} else {
+		if (slab_left < sizeof(*t)) {
+			size_t bytes = ntensors < 4096 ? SLAB_SMALL : SLAB_HUGE;
+			if (!(slab_cur = slab_map(bytes))) {
+				slab_left = 0;
+				return NULL;
+			}
+			slab_left = bytes;
+		}
+		t = (struct ms_reg_tensor *)(void *)slab_cur;
+		slab_cur += sizeof(*t);
+		slab_left -= sizeof(*t);
+	}
+	memset(t, 0, sizeof(*t));
+	return t;
+}
+
 /* reg_lock held; does not touch the indexes. */
 static int add_locked(const struct ms_tensor_desc *d, struct ms_reg_tensor **out)
 {
@@ -1096,7 +1149,7 @@ static int add_locked(const struct ms_tensor_desc *d, struct ms_reg_tensor **out
 	prev = tab_get(&tensor_names, d->name);
 	if (prev && !prev->dead)
 		return -EEXIST;
-	t = calloc(1, sizeof(*t));
+	t = tensor_new();
 	if (!t)
 		return -ENOMEM;
 	rc = tensor_fill(t, d);
@@ -1140,7 +1193,7 @@ static int add_locked(const struct ms_tensor_desc *d, struct ms_reg_tensor **out
 out_free:
 	free(t->name);
 	free(t->file);
-	free(t);
+	spare_tensor = t;
 	return rc;
 }
 
@@ -1205,8 +1258,7 @@ int ms_registry_unregister(const char *name)
 		goto out_unlock;
 	}
 	pthread_mutex_lock(&t->layer->lock);
-	t->dead = true;
-	ms_count_tensor_removed(t->layer, t);
+	ms_count_tensor_removed(t->layer, t); /* marks it dead */
 	pthread_mutex_unlock(&t->layer->lock);
 	atomic_fetch_sub(&live_tensors, 1);
 	/* Rare: rebuild both indexes without it (readers keep the old snapshot until

@@ -43,36 +43,45 @@ MS_HIDDEN void ms_ivset_free(struct ms_ivset *s);
 struct ms_reg_layer;
 
 /* One tensor descriptor. Identity and shape are immutable after registration;
- * `dev` is written once (registration or bind) under the registry lock; the
- * counting fields belong to counter.c and are guarded by layer->lock. */
+ * `dev` is written once (registration or bind) under the registry lock.
+ *
+ * Layout: what counting a copy reads and writes sits on the first cache line (the
+ * struct is 64-byte aligned), so a copy into a cold tensor costs one miss here;
+ * names, shapes and file identity follow on later lines. The counting fields
+ * belong to counter.c and are guarded by the tensor's own `lock` (a spinlock in
+ * the hot line; see counter.c); layer->lock, when both are held, is taken first. */
 struct ms_reg_tensor {
-	uint32_t id;                 /* id in the trace (tensor records), from 1 */
-	char *name;                  /* full tensor name */
-	struct ms_reg_layer *layer;  /* owning layer */
-	char dtype[16];              /* canonical safetensors dtype name */
-	uint32_t ebits;              /* bits per element */
-	int ndim;                    /* dimensions (0 for a scalar) */
-	int64_t shape[MS_MAX_DIMS];  /* extent per dimension */
-	int64_t stride[MS_MAX_DIMS]; /* in elements */
-	uint64_t elems;              /* product of shape */
-	uint64_t expected;           /* elements counted: elems, or the span of a strided view */
-	uint64_t nbytes;             /* bytes of the device span (and of the file range) */
-	bool skip;                   /* skip-listed: registered, outside layer totals */
-	bool dead;                   /* unregistered: ignored by lookups and totals */
-	bool traced;                 /* its tensor record has been written */
-	char *file;                  /* checkpoint file, NULL when no source */
-	uint64_t file_dev, file_ino; /* identity of that file */
-	uint64_t foff, flen;         /* byte range of the data in the file */
-	uint64_t dev;                /* device address of the span, 0 when unknown */
-	/* counting state: counter.c, under layer->lock */
-	uint64_t copied_bits;   /* bits summed over every copy piece */
-	uint64_t covered_bytes; /* bytes of the span written at least once */
-	struct ms_ivset cov;    /* which bytes of the span were written */
-	bool done;              /* covered_bytes == nbytes */
+	/* hot line: counter.c's copy path */
+	_Alignas(64) uint64_t nbytes; /* bytes of the device span (and of the file range) */
+	uint64_t copied_bits;         /* bits summed over every copy piece */
+	uint64_t covered_bytes;       /* bytes of the span written at least once */
+	struct ms_reg_layer *layer;   /* owning layer */
+	uint64_t dev;                 /* device address of the span, 0 when unknown */
+	uint32_t id;                  /* id in the trace (tensor records), from 1 */
+	uint32_t ebits;               /* bits per element */
+	uint32_t lock;                /* counting state: 0 free, 1 held (counter.c) */
+	bool skip;                    /* skip-listed: registered, outside layer totals */
+	bool dead;                    /* unregistered: ignored by lookups and totals */
+	bool done;                    /* covered_bytes == nbytes */
+	bool frag; /* cov holds the written bytes; when false they are [0, covered_bytes) */
+	/* cold: registration, records, queries */
+	_Alignas(64) struct ms_ivset cov; /* which bytes were written, while frag */
+	char *name;                       /* full tensor name */
+	char dtype[16];                   /* canonical safetensors dtype name */
+	int ndim;                         /* dimensions (0 for a scalar) */
+	bool traced;                      /* its tensor record has been written */
+	int64_t shape[MS_MAX_DIMS];       /* extent per dimension */
+	int64_t stride[MS_MAX_DIMS];      /* in elements */
+	uint64_t elems;                   /* product of shape */
+	uint64_t expected;                /* elements counted: elems, or the span of a strided view */
+	char *file;                       /* checkpoint file, NULL when no source */
+	uint64_t file_dev, file_ino;      /* identity of that file */
+	uint64_t foff, flen;              /* byte range of the data in the file */
 };
 
-/* One layer: its tensors and its load state. `lock` guards the counting state of
- * the layer and of its tensors, and the tensors array. vmm.c keeps its own
+/* One layer: its tensors and its load state. `lock` guards the layer's state and
+ * the tensors array; `ndone` alone is also changed atomically by the copy path
+ * (under the counted tensor's lock only, see counter.c), so read it atomically. vmm.c keeps its own
  * per-layer state behind `vmm` (registry never touches it). */
 struct ms_reg_layer {
 	uint32_t id;                    /* id in the trace (layer records), from 1 */
