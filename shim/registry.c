@@ -295,18 +295,47 @@ static int index_build(_Atomic(struct ms_index *) *pidx, struct ms_run *all)
 	return 0;
 }
 
+/* ------------------------------------------------------------- huge pages */
+/* An anonymous mapping of bytes (a multiple of 2 MiB), 2 MiB aligned, with
+ * transparent huge pages asked for: what the copy path reads at random among a
+ * million tensors (index runs, tensor slabs) then needs one TLB entry per 2 MiB. */
+static void *huge_map(size_t bytes)
+{
+	size_t align = 2u << 20;
+	char *p, *a;
+
+	/* Over-map by the alignment and trim both ends. */
+	p = mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (p + align > a)
+		munmap(a + bytes, (size_t)(p + align - a));
+	madvise(a, bytes, MADV_HUGEPAGE);
+	return a;
+}
+
 /* ------------------------------------------------------------- device index */
+/* 32 bytes, two to a cache line. The layer (t->layer, immutable) is repeated
+ * here so that a hit can fetch the tensor's hot line and the layer's counters at
+ * the same time instead of one after the other. */
 struct dev_ent {
 	uint64_t lo, hi;
 	struct ms_reg_tensor *t;
+	struct ms_reg_layer *l;
 };
 /* One sorted run of device ranges in one allocation: the starts alone (what a
  * search reads: 8 per cache line) and the whole entries (what a hit reads: its
- * end, tensor and neighbours on one or two lines). */
+ * end, tensor and neighbours on one line). Large runs are mapped on their own,
+ * 2 MiB aligned with transparent huge pages asked for (a search at a million
+ * ranges then costs no page walk); `mapped` is their length, 0 for malloc. */
 struct dev_run {
 	size_t n;
 	uint64_t *lo;      /* starts, sorted */
 	struct dev_ent *e; /* [lo, hi) -> t, same order, disjoint */
+	size_t mapped;
 };
 #define DEV_RUNS 64
 /* Runs largest first; each holds more than twice the entries of the next, so a
@@ -338,16 +367,35 @@ static __thread struct {
 	struct ms_reg_tensor *t[DEV_WIN];
 } tl_win __attribute__((tls_model("initial-exec")));
 
+#define DEV_RUN_HEAD 64 /* header, rounded so that the entries are line-aligned */
+#define HUGE_BYTES   (2u << 20)
+
 static struct dev_run *dev_run_new(size_t n)
 {
-	struct dev_run *r = malloc(sizeof(*r) + n * (sizeof(uint64_t) + sizeof(struct dev_ent)));
+	size_t bytes = DEV_RUN_HEAD + n * (sizeof(uint64_t) + sizeof(struct dev_ent)), mapped = 0;
+	struct dev_run *r;
 
+	if (bytes >= 2 * HUGE_BYTES) {
+		mapped = (bytes + HUGE_BYTES - 1) & ~(size_t)(HUGE_BYTES - 1);
+		r = huge_map(mapped);
+	} else {
+		r = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+	}
 	if (!r)
 		return NULL;
 	r->n = n;
-	r->e = (struct dev_ent *)(r + 1);
+	r->mapped = mapped;
+	r->e = (struct dev_ent *)(void *)((char *)r + DEV_RUN_HEAD);
 	r->lo = (uint64_t *)(r->e + n);
 	return r;
+}
+
+static void dev_run_free(struct dev_run *r)
+{
+	if (r && r->mapped)
+		munmap(r, r->mapped);
+	else
+		free(r);
 }
 
 /* Index of the last start <= x, or SIZE_MAX when every start is above x.
@@ -378,6 +426,9 @@ static bool dev_search(const struct dev_index *idx, uint64_t x, struct ms_hit *h
 
 		if (k == SIZE_MAX || x >= r->e[k].hi)
 			continue;
+		/* The counting that follows writes both: start both misses now. */
+		__builtin_prefetch(r->e[k].t, 1);
+		__builtin_prefetch(&r->e[k].l->ndone, 1);
 		hit->t = r->e[k].t;
 		hit->lo = r->e[k].lo;
 		hit->hi = r->e[k].hi;
@@ -450,7 +501,7 @@ static void dev_publish(struct dev_index *next)
 		for (int j = 0; next && j < next->nruns; j++)
 			kept |= old->run[i] == next->run[j];
 		if (!kept)
-			free(old->run[i]);
+			dev_run_free(old->run[i]);
 	}
 	free(old);
 }
@@ -480,7 +531,7 @@ static int dev_flush_locked(void)
 		m = dev_merge(next->run[next->nruns - 1], r);
 		if (!m)
 			goto out_nomem;
-		free(r); /* r is private to this merge; the run it absorbed is freed by publish */
+		dev_run_free(r); /* r is private to this merge; the run it absorbed is freed by publish */
 		r = m;
 		next->nruns--;
 	}
@@ -490,7 +541,7 @@ static int dev_flush_locked(void)
 	atomic_store_explicit(&dev_dirty, false, memory_order_release);
 	return 0;
 out_nomem:
-	free(r);
+	dev_run_free(r);
 	free(next);
 	return -ENOMEM;
 }
@@ -568,7 +619,7 @@ static int dev_add_locked(uint64_t lo, uint64_t hi, struct ms_reg_tensor *t)
 		pending_cap = cap;
 	}
 	memmove(&pending[u + 1], &pending[u], (npending - u) * sizeof(*pending));
-	pending[u] = (struct dev_ent){ lo, hi, t };
+	pending[u] = (struct dev_ent){ lo, hi, t, t->layer };
 	npending++;
 	atomic_store_explicit(&dev_dirty, true, memory_order_release);
 	return 0;
@@ -583,7 +634,7 @@ static int dev_build_locked(struct dev_ent *d, size_t n)
 
 	if (!next || (n && !r)) {
 		free(next);
-		free(r);
+		dev_run_free(r);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -679,7 +730,7 @@ static int rebuild_indexes(void)
 		if (t->dead)
 			continue;
 		if (t->dev && t->nbytes)
-			d[nd++] = (struct dev_ent){ t->dev, t->dev + t->nbytes, t };
+			d[nd++] = (struct dev_ent){ t->dev, t->dev + t->nbytes, t, t->layer };
 		if (t->file_ino && t->flen)
 			f->e[nf++] =
 			        (struct ms_ent){ t->file_dev, t->file_ino, t->foff, t->foff + t->flen, t };
@@ -1097,20 +1148,7 @@ static struct ms_reg_tensor *spare_tensor; /* handed back by a failed registrati
 
 static void *slab_map(size_t bytes)
 {
-	char *p, *a;
-
-	if (bytes < SLAB_HUGE)
-		return aligned_alloc(64, bytes);
-	/* Over-map by one slab and trim, so the slab is 2 MiB aligned. */
-	p = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	a = (char *)(((uintptr_t)p + bytes - 1) & ~(uintptr_t)(bytes - 1));
-	if (a > p)
-		munmap(p, (size_t)(a - p));
-	munmap(a + bytes, (size_t)(p + bytes - a));
-	madvise(a, bytes, MADV_HUGEPAGE);
-	return a;
+	return bytes < SLAB_HUGE ? aligned_alloc(64, bytes) : huge_map(bytes);
 }
 
 static struct ms_reg_tensor *tensor_new(void)
