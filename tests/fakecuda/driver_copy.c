@@ -1,6 +1,7 @@
-/* driver_copy.c — the cuMemcpy family on linear memory: 1D (HtoD, DtoH, DtoD,
- * unified), 2D, 3D, peer and batch copies, each in its legacy, _ptds/_ptsz and
- * async forms. Streams execute immediately, so every copy is complete on return.
+/* driver_copy.c — the cuMemcpy family: 1D (HtoD, DtoH, DtoD, unified), 2D, 3D,
+ * peer, batch and 3D batch copies, and copies to and from CUDA arrays (host blocks,
+ * driver_array.c), each in its legacy, _ptds/_ptsz and async forms. Streams execute immediately, so every
+ * copy is complete on return.
  *
  * Operands are checked as the real driver checks them: a device operand must lie in
  * memory mapped with the needed access, a host operand must not be NULL, and a
@@ -135,11 +136,15 @@ struct side {
 	size_t x, y, z; /* start offsets (bytes, rows, layers) */
 	size_t pitch;   /* bytes per row */
 	size_t height;  /* rows per layer */
+	size_t size;    /* an array's bytes (bounds checked here); 0 for memory */
 };
 
-static CUresult side_init(struct side *sd, CUmemorytype type, const void *host, CUdeviceptr dev, size_t x,
-                          size_t y, size_t z, size_t pitch, size_t height)
+static CUresult side_init(struct side *sd, CUmemorytype type, const void *host, CUdeviceptr dev, CUarray arr,
+                          size_t x, size_t y, size_t z, size_t pitch, size_t height)
 {
+	size_t elem;
+
+	sd->size = 0;
 	switch (type) {
 	case CU_MEMORYTYPE_HOST:
 		sd->base = H(host);
@@ -153,7 +158,12 @@ static CUresult side_init(struct side *sd, CUmemorytype type, const void *host, 
 		sd->base = dev;
 		sd->kind = OP_ANY;
 		break;
-	case CU_MEMORYTYPE_ARRAY: return CUDA_ERROR_NOT_SUPPORTED; /* linear memory only */
+	case CU_MEMORYTYPE_ARRAY:
+		if (!fc_array_bytes(arr, &sd->base, &pitch, &height, &elem))
+			return CUDA_ERROR_INVALID_HANDLE;
+		sd->kind = OP_HOST;
+		sd->size = pitch * height;
+		break;
 	default: return CUDA_ERROR_INVALID_VALUE;
 	}
 	sd->x = x;
@@ -176,6 +186,8 @@ static CUresult check_side(const struct side *sd, size_t w, size_t h, size_t d, 
 	if (d > 1 && sd->height < sd->y + h)
 		return CUDA_ERROR_INVALID_VALUE;
 	uintptr_t first = row_addr(sd, 0, 0), last = row_addr(sd, h - 1, d - 1) + w;
+	if (sd->size && last > sd->base + sd->size)
+		return CUDA_ERROR_INVALID_VALUE;
 	return check_op(first, last - first, prot, sd->kind);
 }
 
@@ -205,11 +217,11 @@ static CUresult copy_2d(const CUDA_MEMCPY2D *c, CUstream s)
 
 	if (!c)
 		return fc_initialized() ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_INITIALIZED;
-	r = side_init(&dst, c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY, 0,
-	              c->dstPitch, c->Height);
+	r = side_init(&dst, c->dstMemoryType, c->dstHost, c->dstDevice, c->dstArray, c->dstXInBytes, c->dstY,
+	              0, c->dstPitch, c->Height);
 	if (!r)
-		r = side_init(&src, c->srcMemoryType, c->srcHost, c->srcDevice, c->srcXInBytes, c->srcY, 0,
-		              c->srcPitch, c->Height);
+		r = side_init(&src, c->srcMemoryType, c->srcHost, c->srcDevice, c->srcArray, c->srcXInBytes,
+		              c->srcY, 0, c->srcPitch, c->Height);
 	return r ? r : copy_strided(&dst, &src, c->WidthInBytes, c->Height, 1, s);
 }
 
@@ -222,11 +234,11 @@ static CUresult copy_3d(const CUDA_MEMCPY3D *c, CUstream s)
 		return fc_initialized() ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_INITIALIZED;
 	if (c->srcLOD || c->dstLOD || c->reserved0 || c->reserved1)
 		return CUDA_ERROR_INVALID_VALUE;
-	r = side_init(&dst, c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ,
-	              c->dstPitch, c->dstHeight);
+	r = side_init(&dst, c->dstMemoryType, c->dstHost, c->dstDevice, c->dstArray, c->dstXInBytes, c->dstY,
+	              c->dstZ, c->dstPitch, c->dstHeight);
 	if (!r)
-		r = side_init(&src, c->srcMemoryType, c->srcHost, c->srcDevice, c->srcXInBytes, c->srcY,
-		              c->srcZ, c->srcPitch, c->srcHeight);
+		r = side_init(&src, c->srcMemoryType, c->srcHost, c->srcDevice, c->srcArray, c->srcXInBytes,
+		              c->srcY, c->srcZ, c->srcPitch, c->srcHeight);
 	return r ? r : copy_strided(&dst, &src, c->WidthInBytes, c->Height, c->Depth, s);
 }
 
@@ -239,11 +251,11 @@ static CUresult copy_3d_peer(const CUDA_MEMCPY3D_PEER *c, CUstream s)
 		return fc_initialized() ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_INITIALIZED;
 	if (fc_initialized() && (!fc_ctx_valid(c->dstContext) || !fc_ctx_valid(c->srcContext)))
 		return CUDA_ERROR_INVALID_CONTEXT;
-	r = side_init(&dst, c->dstMemoryType, c->dstHost, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ,
-	              c->dstPitch, c->dstHeight);
+	r = side_init(&dst, c->dstMemoryType, c->dstHost, c->dstDevice, c->dstArray, c->dstXInBytes, c->dstY,
+	              c->dstZ, c->dstPitch, c->dstHeight);
 	if (!r)
-		r = side_init(&src, c->srcMemoryType, c->srcHost, c->srcDevice, c->srcXInBytes, c->srcY,
-		              c->srcZ, c->srcPitch, c->srcHeight);
+		r = side_init(&src, c->srcMemoryType, c->srcHost, c->srcDevice, c->srcArray, c->srcXInBytes,
+		              c->srcY, c->srcZ, c->srcPitch, c->srcHeight);
 	return r ? r : copy_strided(&dst, &src, c->WidthInBytes, c->Height, c->Depth, s);
 }
 
@@ -319,4 +331,140 @@ FC_EXPORT CUresult cuMemcpyBatchAsync_v2_ptsz(CUdeviceptr *dsts, CUdeviceptr *sr
 					      size_t count, CUmemcpyAttributes *attrs, size_t *attrsIdxs,
 					      size_t numAttrs, CUstream s)
 { return copy_batch(dsts, srcs, sizes, count, attrs, attrsIdxs, numAttrs, NULL, s, true); }
+/* clang-format on */
+
+/* ------------------------------------------------------------------- 3D batch */
+/* One operand: a pointer (rowLength and layerHeight in elements, 0 = packed) or an
+ * array at an element offset. The element size is the array's (1 between pointers). */
+static CUresult operand(struct side *sd, const CUmemcpy3DOperand *o, const CUextent3D *e, size_t elem)
+{
+	uintptr_t base;
+	size_t pitch, height, aelem;
+
+	if (o->type == CU_MEMCPY_OPERAND_TYPE_POINTER) {
+		*sd = (struct side){ .base = o->op.ptr.ptr, .kind = OP_ANY };
+		sd->pitch = (o->op.ptr.rowLength ? o->op.ptr.rowLength : e->width) * elem;
+		sd->height = o->op.ptr.layerHeight ? o->op.ptr.layerHeight : e->height;
+		return CUDA_SUCCESS;
+	}
+	if (o->type != CU_MEMCPY_OPERAND_TYPE_ARRAY ||
+	    !fc_array_bytes(o->op.array.array, &base, &pitch, &height, &aelem))
+		return CUDA_ERROR_INVALID_VALUE;
+	*sd = (struct side){
+		.base = base, .kind = OP_HOST, .pitch = pitch, .height = height, .size = pitch * height
+	};
+	sd->x = o->op.array.offset.x * aelem;
+	sd->y = o->op.array.offset.y;
+	sd->z = o->op.array.offset.z;
+	return CUDA_SUCCESS;
+}
+
+static size_t op_elem(const CUmemcpy3DOperand *o)
+{
+	uintptr_t base;
+	size_t pitch, height, elem;
+
+	if (o->type == CU_MEMCPY_OPERAND_TYPE_ARRAY &&
+	    fc_array_bytes(o->op.array.array, &base, &pitch, &height, &elem))
+		return elem;
+	return 1;
+}
+
+static CUresult copy_batch_3d(size_t n, CUDA_MEMCPY3D_BATCH_OP *ops, size_t *failIdx,
+                              unsigned long long flags, CUstream s, bool per_thread)
+{
+	CUresult r = check_call(s);
+
+	if (failIdx)
+		*failIdx = SIZE_MAX;
+	if (r)
+		return r;
+	if (s == CU_STREAM_LEGACY || (!s && !per_thread) || !ops || !n || flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (size_t k = 0; k < n && !r; k++) {
+		const CUDA_MEMCPY3D_BATCH_OP *op = &ops[k];
+		size_t elem =
+		        op->src.type == CU_MEMCPY_OPERAND_TYPE_ARRAY ? op_elem(&op->src) : op_elem(&op->dst);
+		struct side dst, src;
+
+		if (!op->extent.width || !op->extent.height || !op->extent.depth)
+			r = CUDA_ERROR_INVALID_VALUE;
+		if (!r)
+			r = operand(&dst, &op->dst, &op->extent, elem);
+		if (!r)
+			r = operand(&src, &op->src, &op->extent, elem);
+		if (!r)
+			r = copy_strided(&dst, &src, op->extent.width * elem, op->extent.height,
+			                 op->extent.depth, NO_STREAM);
+		if (r && failIdx)
+			*failIdx = k;
+	}
+	return r;
+}
+
+/* clang-format off */
+FC_EXPORT CUresult cuMemcpy3DBatchAsync(size_t n, CUDA_MEMCPY3D_BATCH_OP *ops, size_t *failIdx,
+					unsigned long long flags, CUstream s)
+{ return copy_batch_3d(n, ops, failIdx, flags, s, false); }
+FC_EXPORT CUresult cuMemcpy3DBatchAsync_ptsz(size_t n, CUDA_MEMCPY3D_BATCH_OP *ops, size_t *failIdx,
+					     unsigned long long flags, CUstream s)
+{ return copy_batch_3d(n, ops, failIdx, flags, s, true); }
+FC_EXPORT CUresult cuMemcpy3DBatchAsync_v2(size_t n, CUDA_MEMCPY3D_BATCH_OP *ops, unsigned long long flags,
+					   CUstream s)
+{ return copy_batch_3d(n, ops, NULL, flags, s, false); }
+FC_EXPORT CUresult cuMemcpy3DBatchAsync_v2_ptsz(size_t n, CUDA_MEMCPY3D_BATCH_OP *ops,
+						unsigned long long flags, CUstream s)
+{ return copy_batch_3d(n, ops, NULL, flags, s, true); }
+/* clang-format on */
+
+/* ---------------------------------------------------------------- array copies */
+/* An array's bytes from offset on, n of them, as a host address; 0 when out of range. */
+static uintptr_t array_at(CUarray a, size_t off, size_t n)
+{
+	uintptr_t base;
+	size_t pitch, height, elem;
+
+	if (!fc_array_bytes(a, &base, &pitch, &height, &elem) || off > pitch * height ||
+	    n > pitch * height - off)
+		return 0;
+	return base + off;
+}
+
+static CUresult array_1d(uintptr_t dst, enum op_kind dk, uintptr_t src, enum op_kind sk, size_t n, CUstream s)
+{
+	if (!dst || !src)
+		return n ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+	return copy_1d(dst, dk, src, sk, n, s);
+}
+
+#define A(a, off, n) array_at((a), (off), (n))
+/* clang-format off */
+FC_EXPORT CUresult cuMemcpyHtoA_v2(CUarray dst, size_t off, const void *src, size_t n)
+{ return array_1d(A(dst, off, n), OP_HOST, H(src), OP_HOST, n, NO_STREAM); }
+FC_EXPORT CUresult cuMemcpyHtoA_v2_ptds(CUarray dst, size_t off, const void *src, size_t n)
+{ return array_1d(A(dst, off, n), OP_HOST, H(src), OP_HOST, n, NO_STREAM); }
+FC_EXPORT CUresult cuMemcpyHtoAAsync_v2(CUarray dst, size_t off, const void *src, size_t n, CUstream s)
+{ return array_1d(A(dst, off, n), OP_HOST, H(src), OP_HOST, n, s); }
+FC_EXPORT CUresult cuMemcpyHtoAAsync_v2_ptsz(CUarray dst, size_t off, const void *src, size_t n, CUstream s)
+{ return array_1d(A(dst, off, n), OP_HOST, H(src), OP_HOST, n, s); }
+FC_EXPORT CUresult cuMemcpyAtoH_v2(void *dst, CUarray src, size_t off, size_t n)
+{ return array_1d(H(dst), OP_HOST, A(src, off, n), OP_HOST, n, NO_STREAM); }
+FC_EXPORT CUresult cuMemcpyAtoH_v2_ptds(void *dst, CUarray src, size_t off, size_t n)
+{ return array_1d(H(dst), OP_HOST, A(src, off, n), OP_HOST, n, NO_STREAM); }
+FC_EXPORT CUresult cuMemcpyAtoHAsync_v2(void *dst, CUarray src, size_t off, size_t n, CUstream s)
+{ return array_1d(H(dst), OP_HOST, A(src, off, n), OP_HOST, n, s); }
+FC_EXPORT CUresult cuMemcpyAtoHAsync_v2_ptsz(void *dst, CUarray src, size_t off, size_t n, CUstream s)
+{ return array_1d(H(dst), OP_HOST, A(src, off, n), OP_HOST, n, s); }
+FC_EXPORT CUresult cuMemcpyAtoD_v2(CUdeviceptr dst, CUarray src, size_t off, size_t n)
+{ return array_1d(dst, OP_DEV, A(src, off, n), OP_HOST, n, NO_STREAM); }
+FC_EXPORT CUresult cuMemcpyAtoD_v2_ptds(CUdeviceptr dst, CUarray src, size_t off, size_t n)
+{ return array_1d(dst, OP_DEV, A(src, off, n), OP_HOST, n, NO_STREAM); }
+FC_EXPORT CUresult cuMemcpyDtoA_v2(CUarray dst, size_t off, CUdeviceptr src, size_t n)
+{ return array_1d(A(dst, off, n), OP_HOST, src, OP_DEV, n, NO_STREAM); }
+FC_EXPORT CUresult cuMemcpyDtoA_v2_ptds(CUarray dst, size_t off, CUdeviceptr src, size_t n)
+{ return array_1d(A(dst, off, n), OP_HOST, src, OP_DEV, n, NO_STREAM); }
+FC_EXPORT CUresult cuMemcpyAtoA_v2(CUarray dst, size_t doff, CUarray src, size_t soff, size_t n)
+{ return array_1d(A(dst, doff, n), OP_HOST, A(src, soff, n), OP_HOST, n, NO_STREAM); }
+FC_EXPORT CUresult cuMemcpyAtoA_v2_ptds(CUarray dst, size_t doff, CUarray src, size_t soff, size_t n)
+{ return array_1d(A(dst, doff, n), OP_HOST, A(src, soff, n), OP_HOST, n, NO_STREAM); }
 /* clang-format on */

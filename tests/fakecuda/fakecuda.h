@@ -108,6 +108,10 @@ int fc_handle_fd(const struct fc_handle *h);
 /* NULL, CU_STREAM_LEGACY, CU_STREAM_PER_THREAD or a live stream. */
 bool fc_stream_valid(CUstream s);
 
+/* ---------------------------------------------------------------- "driver_array.c" */
+/* A live array's bytes: base (host memory), bytes per row, rows, bytes per element. */
+bool fc_array_bytes(CUarray a, uintptr_t *base, size_t *pitch, size_t *height, size_t *elem);
+
 /* --------------------------------------------------------------- "driver_errors.c" */
 const char *fc_error_name(CUresult r);
 const char *fc_error_string(CUresult r);

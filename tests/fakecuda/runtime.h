@@ -63,6 +63,9 @@
 	X(memcpyPeer, "cuMemcpyPeer", cuMemcpyPeer)                                           \
 	X(memcpyPeerAsync, "cuMemcpyPeerAsync", cuMemcpyPeerAsync)                            \
 	X(memcpyBatchAsync, "cuMemcpyBatchAsync", cuMemcpyBatchAsync_v2)                      \
+	X(memcpy3DBatchAsync, "cuMemcpy3DBatchAsync", cuMemcpy3DBatchAsync_v2)                \
+	X(arrayCreate, "cuArrayCreate", cuArrayCreate_v2)                                     \
+	X(arrayDestroy, "cuArrayDestroy", cuArrayDestroy)                                     \
 	X(memsetD8, "cuMemsetD8", cuMemsetD8_v2)                                              \
 	X(memsetD8Async, "cuMemsetD8Async", cuMemsetD8Async)                                  \
 	X(memsetD2D8, "cuMemsetD2D8", cuMemsetD2D8_v2)                                        \

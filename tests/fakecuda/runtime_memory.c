@@ -174,3 +174,44 @@ FCRT_API cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *attr
 	}
 	return cudaSuccess;
 }
+
+/* ------------------------------------------------------------------ CUDA arrays */
+/* A channel description as the driver's array format: every channel has x bits. */
+static bool array_format(const struct cudaChannelFormatDesc *d, CUarray_format *f, unsigned *channels)
+{
+	*channels = (d->x > 0) + (d->y > 0) + (d->z > 0) + (d->w > 0);
+	switch (d->f) {
+	case cudaChannelFormatKindUnsigned:
+		*f = d->x == 8    ? CU_AD_FORMAT_UNSIGNED_INT8
+		     : d->x == 16 ? CU_AD_FORMAT_UNSIGNED_INT16
+		                  : CU_AD_FORMAT_UNSIGNED_INT32;
+		break;
+	case cudaChannelFormatKindSigned:
+		*f = d->x == 8    ? CU_AD_FORMAT_SIGNED_INT8
+		     : d->x == 16 ? CU_AD_FORMAT_SIGNED_INT16
+		                  : CU_AD_FORMAT_SIGNED_INT32;
+		break;
+	case cudaChannelFormatKindFloat: *f = d->x == 16 ? CU_AD_FORMAT_HALF : CU_AD_FORMAT_FLOAT; break;
+	default: return false;
+	}
+	return d->x == 8 || d->x == 16 || d->x == 32;
+}
+
+FCRT_API cudaError_t cudaMallocArray(cudaArray_t *array, const struct cudaChannelFormatDesc *desc,
+                                     size_t width, size_t height, unsigned int flags)
+{
+	CUDA_ARRAY_DESCRIPTOR d = { .Width = width, .Height = height };
+
+	FCRT_ENTER();
+	if (!array || !desc || flags || !array_format(desc, &d.Format, &d.NumChannels))
+		return fcrt_ret(cudaErrorInvalidValue);
+	return fcrt_done(fcrt_drv.arrayCreate((CUarray *)array, &d));
+}
+
+FCRT_API cudaError_t cudaFreeArray(cudaArray_t array)
+{
+	FCRT_ENTER();
+	if (!array)
+		return cudaSuccess;
+	return fcrt_done(fcrt_drv.arrayDestroy((CUarray)array));
+}
