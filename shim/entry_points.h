@@ -65,6 +65,17 @@
 	DRV(cuMemcpyBatchAsync_ptsz, "cuMemcpyBatchAsync", 12080, 1)                       \
 	DRV(cuMemcpyBatchAsync_v2, "cuMemcpyBatchAsync", 13000, 0)                         \
 	DRV(cuMemcpyBatchAsync_v2_ptsz, "cuMemcpyBatchAsync", 13000, 1)                    \
+	DRV(cuMemcpy3DBatchAsync, "cuMemcpy3DBatchAsync", 12080, 0)                        \
+	DRV(cuMemcpy3DBatchAsync_ptsz, "cuMemcpy3DBatchAsync", 12080, 1)                   \
+	DRV(cuMemcpy3DBatchAsync_v2, "cuMemcpy3DBatchAsync", 13000, 0)                     \
+	DRV(cuMemcpy3DBatchAsync_v2_ptsz, "cuMemcpy3DBatchAsync", 13000, 1)                \
+	MS_EP_V1_V2_PT(DRV, KNOWN, cuMemcpyHtoA, 2000, cuMemcpyHtoA_v2_ptds)               \
+	MS_EP_V1_V2_PT(DRV, KNOWN, cuMemcpyAtoH, 2000, cuMemcpyAtoH_v2_ptds)               \
+	MS_EP_V1_V2_PT(DRV, KNOWN, cuMemcpyAtoD, 2000, cuMemcpyAtoD_v2_ptds)               \
+	MS_EP_V1_V2_PT(DRV, KNOWN, cuMemcpyDtoA, 2000, cuMemcpyDtoA_v2_ptds)               \
+	MS_EP_V1_V2_PT(DRV, KNOWN, cuMemcpyAtoA, 2000, cuMemcpyAtoA_v2_ptds)               \
+	MS_EP_V1_V2_PT(DRV, KNOWN, cuMemcpyHtoAAsync, 2000, cuMemcpyHtoAAsync_v2_ptsz)     \
+	MS_EP_V1_V2_PT(DRV, KNOWN, cuMemcpyAtoHAsync, 2000, cuMemcpyAtoHAsync_v2_ptsz)     \
 	MS_EP_V1_V2_PT(DRV, KNOWN, cuMemsetD8, 2000, cuMemsetD8_v2_ptds)                   \
 	MS_EP_V1_V2_PT(DRV, KNOWN, cuMemsetD16, 2000, cuMemsetD16_v2_ptds)                 \
 	MS_EP_V1_V2_PT(DRV, KNOWN, cuMemsetD32, 2000, cuMemsetD32_v2_ptds)                 \
@@ -115,6 +126,28 @@
 	RT(cudaMemcpyPeerAsync, NULL, 0, 0)                                                \
 	RT(cudaMemcpyBatchAsync, NULL, 0, 0)                                               \
 	RT(cudaMemcpyBatchAsync_ptsz, NULL, 0, 1)                                          \
+	RT(cudaMemcpy3DBatchAsync, NULL, 0, 0)                                             \
+	RT(cudaMemcpy3DBatchAsync_ptsz, NULL, 0, 1)                                        \
+	RT(cudaMemcpyToArray, NULL, 0, 0)                                                  \
+	RT(cudaMemcpyToArray_ptds, NULL, 0, 1)                                             \
+	RT(cudaMemcpyToArrayAsync, NULL, 0, 0)                                             \
+	RT(cudaMemcpyToArrayAsync_ptsz, NULL, 0, 1)                                        \
+	RT(cudaMemcpyFromArray, NULL, 0, 0)                                                \
+	RT(cudaMemcpyFromArray_ptds, NULL, 0, 1)                                           \
+	RT(cudaMemcpyFromArrayAsync, NULL, 0, 0)                                           \
+	RT(cudaMemcpyFromArrayAsync_ptsz, NULL, 0, 1)                                      \
+	RT(cudaMemcpy2DToArray, NULL, 0, 0)                                                \
+	RT(cudaMemcpy2DToArray_ptds, NULL, 0, 1)                                           \
+	RT(cudaMemcpy2DToArrayAsync, NULL, 0, 0)                                           \
+	RT(cudaMemcpy2DToArrayAsync_ptsz, NULL, 0, 1)                                      \
+	RT(cudaMemcpy2DFromArray, NULL, 0, 0)                                              \
+	RT(cudaMemcpy2DFromArray_ptds, NULL, 0, 1)                                         \
+	RT(cudaMemcpy2DFromArrayAsync, NULL, 0, 0)                                         \
+	RT(cudaMemcpy2DFromArrayAsync_ptsz, NULL, 0, 1)                                    \
+	RT(cudaMemcpyArrayToArray, NULL, 0, 0)                                             \
+	RT(cudaMemcpyArrayToArray_ptds, NULL, 0, 1)                                        \
+	RT(cudaMemcpy2DArrayToArray, NULL, 0, 0)                                           \
+	RT(cudaMemcpy2DArrayToArray_ptds, NULL, 0, 1)                                      \
 	RT(cudaMemcpyToSymbol, NULL, 0, 0)                                                 \
 	RT(cudaMemcpyToSymbol_ptds, NULL, 0, 1)                                            \
 	RT(cudaMemcpyToSymbolAsync, NULL, 0, 0)                                            \
@@ -131,6 +164,10 @@
 	RT(cudaMemset2D_ptds, NULL, 0, 1)                                                  \
 	RT(cudaMemset2DAsync, NULL, 0, 0)                                                  \
 	RT(cudaMemset2DAsync_ptsz, NULL, 0, 1)                                             \
+	RT(cudaMemset3D, NULL, 0, 0)                                                       \
+	RT(cudaMemset3D_ptds, NULL, 0, 1)                                                  \
+	RT(cudaMemset3DAsync, NULL, 0, 0)                                                  \
+	RT(cudaMemset3DAsync_ptsz, NULL, 0, 1)                                             \
 	RT(cudaLaunchKernel, NULL, 0, 0)                                                   \
 	RT(cudaLaunchKernel_ptsz, NULL, 0, 1)                                              \
 	RT(cudaLaunchKernelExC, NULL, 0, 0)                                                \

@@ -112,6 +112,61 @@ static inline void ms_linear(struct ms_copy *c, enum ms_dir dir, uint64_t dst, u
 	c->stream = stream;
 }
 
+/* The shape of a 3D copy of depth slices of height rows (c->width bytes each),
+ * each end with its row pitch and its rows per slice (the allocation's height,
+ * which may exceed the copy's). Slices whose rows follow on from the last slice's
+ * on both ends (a whole pitched volume) are one run of rows; otherwise the copy
+ * keeps its slices, and each is counted exactly (partial extents included). */
+static inline void ms_shape_3d(struct ms_copy *c, uint64_t height, uint64_t depth, uint64_t dpitch,
+                               uint64_t dheight, uint64_t spitch, uint64_t sheight)
+{
+	height = height ? height : 1;
+	depth = depth ? depth : 1;
+	dpitch = dpitch ? dpitch : c->width;
+	spitch = spitch ? spitch : c->width;
+	c->dslice = dpitch * (dheight ? dheight : height);
+	c->sslice = spitch * (sheight ? sheight : height);
+	if (depth > 1 && c->dslice == dpitch * height && c->sslice == spitch * height) {
+		height *= depth;
+		depth = 1;
+	}
+	c->rows = height;
+	c->depth = depth;
+	c->dpitch = height > 1 ? dpitch : c->width;
+	c->spitch = height > 1 ? spitch : c->width;
+	if (depth == 1)
+		c->dslice = c->sslice = 0;
+}
+
+/* One end of a 3D batch operation (cuMemcpy3DBatchAsync, cudaMemcpy3DBatchAsync):
+ * a pointer with its row length and layer height (0: packed to the extent), or an
+ * array handle. */
+struct ms_end3d {
+	uint64_t addr;   /* pointer, or array handle */
+	uint64_t pitch;  /* bytes per row (pointer-to-pointer copies count bytes) */
+	uint64_t height; /* rows per layer */
+	bool array;
+};
+
+static inline void ms_batch_op_3d(struct ms_copy *c, struct ms_end3d d, struct ms_end3d s, uint64_t width,
+                                  uint64_t height, uint64_t depth, uint64_t stream)
+{
+	bool ddev = d.array || ms_is_device_ptr(d.addr), sdev = s.array || ms_is_device_ptr(s.addr);
+
+	ms_linear(c, ms_dir_of(sdev, ddev), d.addr, s.addr, width, stream);
+	c->array = (d.array ? MS_ARRAY_DST : 0) | (s.array ? MS_ARRAY_SRC : 0);
+	ms_shape_3d(c, height, depth, d.array ? width : d.pitch, d.array ? height : d.height,
+	            s.array ? width : s.pitch, s.array ? height : s.height);
+}
+
+/* A copy with a CUDA array at one or both ends (handles in dst/src). */
+static inline void ms_array_copy(struct ms_copy *c, enum ms_dir dir, uint64_t dst, uint64_t src, uint64_t n,
+                                 uint64_t stream, unsigned array)
+{
+	ms_linear(c, dir, dst, src, n, stream);
+	c->array = array;
+}
+
 /* Direction of a copy between addresses whose kind only the pointers tell. */
 static inline enum ms_dir ms_dir_probe(uint64_t dst, uint64_t src)
 {

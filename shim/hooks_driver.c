@@ -117,55 +117,60 @@ PEER_ASYNC(cuMemcpyPeerAsync)
 PEER_ASYNC(cuMemcpyPeerAsync_ptsz)
 
 /* ---------------------------------------------------------------- 2D and 3D */
-/* Address of one end of a strided copy and whether it is device memory; arrays
- * (opaque, no linear address) count as device memory at address 0. */
-static uint64_t end_of(CUmemorytype type, const void *host, CUdeviceptr dev, uint64_t off, bool *is_dev)
+/* Address of one end of a strided copy and whether it is device memory; an array
+ * (opaque, no linear address) is device memory, its handle the address. */
+static uint64_t end_of(CUmemorytype type, const void *host, CUdeviceptr dev, CUarray arr, uint64_t off,
+                       bool *is_dev, bool *is_arr)
 {
+	*is_arr = false;
 	switch (type) {
 	case CU_MEMORYTYPE_HOST: *is_dev = false; return MS_U64(host) + off;
 	case CU_MEMORYTYPE_DEVICE: *is_dev = true; return dev + off;
 	case CU_MEMORYTYPE_UNIFIED: *is_dev = ms_is_device_ptr(dev); return dev + off;
+	case CU_MEMORYTYPE_ARRAY: *is_dev = *is_arr = true; return MS_U64(arr);
 	default: *is_dev = true; return 0;
 	}
 }
 
 static void describe_2d(struct ms_copy *c, const CUDA_MEMCPY2D *p, CUstream s)
 {
-	bool sdev = false, ddev = false;
+	bool sdev = false, ddev = false, sarr = false, darr = false;
 
 	if (!p)
 		return;
-	c->src = end_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcY * p->srcPitch + p->srcXInBytes,
-	                &sdev);
-	c->dst = end_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstY * p->dstPitch + p->dstXInBytes,
-	                &ddev);
+	c->src = end_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray,
+	                p->srcY * p->srcPitch + p->srcXInBytes, &sdev, &sarr);
+	c->dst = end_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray,
+	                p->dstY * p->dstPitch + p->dstXInBytes, &ddev, &darr);
 	c->dir = ms_dir_of(sdev, ddev);
+	c->array = (darr ? MS_ARRAY_DST : 0) | (sarr ? MS_ARRAY_SRC : 0);
 	c->width = p->WidthInBytes;
 	c->rows = p->Height ? p->Height : 1;
-	c->dpitch = p->Height > 1 ? p->dstPitch : p->WidthInBytes;
-	c->spitch = p->Height > 1 ? p->srcPitch : p->WidthInBytes;
+	c->dpitch = p->Height > 1 && !darr ? p->dstPitch : p->WidthInBytes;
+	c->spitch = p->Height > 1 && !sarr ? p->srcPitch : p->WidthInBytes;
 	c->stream = MS_U64(s);
 }
 
-/* 3D copies as rows: Height*Depth rows of WidthInBytes (exact when each end's
- * Height equals the copy's, the common case of whole pitched volumes). */
+/* 3D copies: Depth slices of Height rows, each end with its own pitch and rows
+ * per slice (dstHeight/srcHeight), decoded exactly (ms_shape_3d). An array end
+ * has no pitch; its rows are taken as packed. */
 static void describe_3d(struct ms_copy *c, const CUDA_MEMCPY3D *p, CUstream s)
 {
-	bool sdev = false, ddev = false;
+	bool sdev = false, ddev = false, sarr = false, darr = false;
 	uint64_t soff, doff;
 
 	if (!p)
 		return;
 	soff = (p->srcZ * p->srcHeight + p->srcY) * p->srcPitch + p->srcXInBytes;
 	doff = (p->dstZ * p->dstHeight + p->dstY) * p->dstPitch + p->dstXInBytes;
-	c->src = end_of(p->srcMemoryType, p->srcHost, p->srcDevice, soff, &sdev);
-	c->dst = end_of(p->dstMemoryType, p->dstHost, p->dstDevice, doff, &ddev);
+	c->src = end_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, soff, &sdev, &sarr);
+	c->dst = end_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, doff, &ddev, &darr);
 	c->dir = ms_dir_of(sdev, ddev);
+	c->array = (darr ? MS_ARRAY_DST : 0) | (sarr ? MS_ARRAY_SRC : 0);
 	c->width = p->WidthInBytes;
-	c->rows = (uint64_t)(p->Height ? p->Height : 1) * (p->Depth ? p->Depth : 1);
-	c->dpitch = c->rows > 1 ? p->dstPitch : p->WidthInBytes;
-	c->spitch = c->rows > 1 ? p->srcPitch : p->WidthInBytes;
 	c->stream = MS_U64(s);
+	ms_shape_3d(c, p->Height, p->Depth, darr ? 0 : p->dstPitch, darr ? 0 : p->dstHeight,
+	            sarr ? 0 : p->srcPitch, sarr ? 0 : p->srcHeight);
 }
 
 static void describe_3d_peer(struct ms_copy *c, const CUDA_MEMCPY3D_PEER *p, CUstream s)
@@ -181,6 +186,7 @@ static void describe_3d_peer(struct ms_copy *c, const CUDA_MEMCPY3D_PEER *p, CUs
 		.srcMemoryType = p->srcMemoryType,
 		.srcHost = p->srcHost,
 		.srcDevice = p->srcDevice,
+		.srcArray = p->srcArray,
 		.srcPitch = p->srcPitch,
 		.srcHeight = p->srcHeight,
 		.dstXInBytes = p->dstXInBytes,
@@ -189,6 +195,7 @@ static void describe_3d_peer(struct ms_copy *c, const CUDA_MEMCPY3D_PEER *p, CUs
 		.dstMemoryType = p->dstMemoryType,
 		.dstHost = p->dstHost,
 		.dstDevice = p->dstDevice,
+		.dstArray = p->dstArray,
 		.dstPitch = p->dstPitch,
 		.dstHeight = p->dstHeight,
 		.WidthInBytes = p->WidthInBytes,
@@ -225,6 +232,52 @@ COPY_3D(cuMemcpy3DPeer, CUDA_MEMCPY3D_PEER, describe_3d_peer)
 COPY_3D(cuMemcpy3DPeer_ptds, CUDA_MEMCPY3D_PEER, describe_3d_peer)
 COPY_3D_ASYNC(cuMemcpy3DPeerAsync, CUDA_MEMCPY3D_PEER, describe_3d_peer)
 COPY_3D_ASYNC(cuMemcpy3DPeerAsync_ptsz, CUDA_MEMCPY3D_PEER, describe_3d_peer)
+
+/* -------------------------------------------------------------- array copies */
+/* A CUDA array is opaque: its handle stands in the record (array=1/2) and no
+ * tensor is attributed through it. An array counts as device memory. */
+#define TO_ARRAY(sym, ST, DIR)                                                                          \
+	MS_COPY_HOOK(CUresult, NF, sym, (CUarray dstArray, size_t dstOffset, ST src, size_t ByteCount), \
+	             (dstArray, dstOffset, src, ByteCount),                                             \
+	             ms_array_copy(&c, DIR, MS_U64(dstArray), MS_U64(src), ByteCount, 0, MS_ARRAY_DST))
+#define FROM_ARRAY(sym, DT, DIR)                                                                        \
+	MS_COPY_HOOK(CUresult, NF, sym, (DT dst, CUarray srcArray, size_t srcOffset, size_t ByteCount), \
+	             (dst, srcArray, srcOffset, ByteCount),                                             \
+	             ms_array_copy(&c, DIR, MS_U64(dst), MS_U64(srcArray), ByteCount, 0, MS_ARRAY_SRC))
+#define ARRAY_TO_ARRAY(sym)                                                                                 \
+	MS_COPY_HOOK(                                                                                       \
+	        CUresult, NF, sym,                                                                          \
+	        (CUarray dstArray, size_t dstOffset, CUarray srcArray, size_t srcOffset, size_t ByteCount), \
+	        (dstArray, dstOffset, srcArray, srcOffset, ByteCount),                                      \
+	        ms_array_copy(&c, MS_DIR_D2D, MS_U64(dstArray), MS_U64(srcArray), ByteCount, 0,             \
+	                      MS_ARRAY_DST | MS_ARRAY_SRC))
+#define TO_ARRAY_ASYNC(sym)                                                                                \
+	MS_COPY_HOOK(                                                                                      \
+	        CUresult, NF, sym,                                                                         \
+	        (CUarray dstArray, size_t dstOffset, const void *src, size_t ByteCount, CUstream hStream), \
+	        (dstArray, dstOffset, src, ByteCount, hStream),                                            \
+	        ms_array_copy(&c, MS_DIR_H2D, MS_U64(dstArray), MS_U64(src), ByteCount, MS_U64(hStream),   \
+	                      MS_ARRAY_DST))
+#define FROM_ARRAY_ASYNC(sym)                                                                             \
+	MS_COPY_HOOK(CUresult, NF, sym,                                                                   \
+	             (void *dst, CUarray srcArray, size_t srcOffset, size_t ByteCount, CUstream hStream), \
+	             (dst, srcArray, srcOffset, ByteCount, hStream),                                      \
+	             ms_array_copy(&c, MS_DIR_D2H, MS_U64(dst), MS_U64(srcArray), ByteCount,              \
+	                           MS_U64(hStream), MS_ARRAY_SRC))
+TO_ARRAY(cuMemcpyHtoA_v2, const void *, MS_DIR_H2D)
+TO_ARRAY(cuMemcpyHtoA_v2_ptds, const void *, MS_DIR_H2D)
+TO_ARRAY(cuMemcpyDtoA_v2, CUdeviceptr, MS_DIR_D2D)
+TO_ARRAY(cuMemcpyDtoA_v2_ptds, CUdeviceptr, MS_DIR_D2D)
+FROM_ARRAY(cuMemcpyAtoH_v2, void *, MS_DIR_D2H)
+FROM_ARRAY(cuMemcpyAtoH_v2_ptds, void *, MS_DIR_D2H)
+FROM_ARRAY(cuMemcpyAtoD_v2, CUdeviceptr, MS_DIR_D2D)
+FROM_ARRAY(cuMemcpyAtoD_v2_ptds, CUdeviceptr, MS_DIR_D2D)
+ARRAY_TO_ARRAY(cuMemcpyAtoA_v2)
+ARRAY_TO_ARRAY(cuMemcpyAtoA_v2_ptds)
+TO_ARRAY_ASYNC(cuMemcpyHtoAAsync_v2)
+TO_ARRAY_ASYNC(cuMemcpyHtoAAsync_v2_ptsz)
+FROM_ARRAY_ASYNC(cuMemcpyAtoHAsync_v2)
+FROM_ARRAY_ASYNC(cuMemcpyAtoHAsync_v2_ptsz)
 
 /* -------------------------------------------------------------- batch copies */
 /* One user call, many copies: each element becomes its own copy record, all
@@ -273,6 +326,65 @@ BATCH_V1(cuMemcpyBatchAsync)
 BATCH_V1(cuMemcpyBatchAsync_ptsz)
 BATCH_V2(cuMemcpyBatchAsync_v2)
 BATCH_V2(cuMemcpyBatchAsync_v2_ptsz)
+
+/* 3D batches: one copy record per operation, its dst decoded where it is linear
+ * memory. Widths count elements; pointer-to-pointer copies have 1-byte elements,
+ * an operation with an array end counts the array's elements as bytes (the shim
+ * does not ask the array its element size). */
+static struct ms_end3d end_3d_op(const CUmemcpy3DOperand *o)
+{
+	if (o->type == CU_MEMCPY_OPERAND_TYPE_ARRAY)
+		return (struct ms_end3d){ .addr = MS_U64(o->op.array.array), .array = true };
+	return (struct ms_end3d){ .addr = o->op.ptr.ptr,
+		                  .pitch = o->op.ptr.rowLength,
+		                  .height = o->op.ptr.layerHeight };
+}
+
+static void record_batch_3d(const char *api, const CUDA_MEMCPY3D_BATCH_OP *ops, size_t n, CUstream s,
+                            uint64_t t0, CUresult rc)
+{
+	for (size_t i = 0; ops && i < n; i++) {
+		struct ms_copy c = { .api = api };
+		const CUDA_MEMCPY3D_BATCH_OP *op = &ops[i];
+
+		ms_batch_op_3d(&c, end_3d_op(&op->dst), end_3d_op(&op->src), op->extent.width,
+		               op->extent.height, op->extent.depth, MS_U64(s));
+		ms_copy_begin(&c);
+		c.t0 = t0;
+		ms_copy_end(&c, (int)rc);
+	}
+}
+
+#define BATCH_3D_HOOK(sym, PARAMS, ARGS)                                \
+	MS_EXPORT CUresult sym PARAMS                                   \
+	{                                                               \
+		__typeof__(&sym) real = MS_REAL(sym);                   \
+		uint64_t t0;                                            \
+		CUresult rc;                                            \
+		if (MS_UNLIKELY(!real))                                 \
+			return NF;                                      \
+		if (!ms_enter())                                        \
+			return real ARGS;                               \
+		t0 = ms_now_ns();                                       \
+		rc = real ARGS;                                         \
+		record_batch_3d(#sym, opList, numOps, hStream, t0, rc); \
+		ms_leave();                                             \
+		return rc;                                              \
+	}
+#define BATCH_3D_V1(sym)                                                                 \
+	BATCH_3D_HOOK(sym,                                                               \
+	              (size_t numOps, CUDA_MEMCPY3D_BATCH_OP * opList, size_t * failIdx, \
+	               unsigned long long flags, CUstream hStream),                      \
+	              (numOps, opList, failIdx, flags, hStream))
+#define BATCH_3D_V2(sym)                                                                         \
+	BATCH_3D_HOOK(sym,                                                                       \
+	              (size_t numOps, CUDA_MEMCPY3D_BATCH_OP * opList, unsigned long long flags, \
+	               CUstream hStream),                                                        \
+	              (numOps, opList, flags, hStream))
+BATCH_3D_V1(cuMemcpy3DBatchAsync)
+BATCH_3D_V1(cuMemcpy3DBatchAsync_ptsz)
+BATCH_3D_V2(cuMemcpy3DBatchAsync_v2)
+BATCH_3D_V2(cuMemcpy3DBatchAsync_v2_ptsz)
 
 /* ------------------------------------------------------------------ memsets */
 #define MEMSET_1D(sym, VT, ESIZE)                                                      \

@@ -118,29 +118,36 @@ MEMCPY2D_ASYNC(cudaMemcpy2DAsync)
 MEMCPY2D_ASYNC(cudaMemcpy2DAsync_ptsz)
 
 /* ---------------------------------------------------------------------- 3D */
-/* Pitched pointers only (arrays have no linear address: recorded at 0); rows =
- * height*depth of extent.width bytes, exact for whole pitched volumes. */
+/* One end of a 3D copy: a pitched pointer at pos, or an array (opaque: its handle
+ * is the address, MS_ARRAY_DST/SRC say so). */
 static uint64_t end_3d(cudaArray_t array, struct cudaPitchedPtr p, struct cudaPos pos)
 {
-	if (array || !p.ptr)
+	if (array)
+		return MS_U64(array);
+	if (!p.ptr)
 		return 0;
 	return MS_U64(p.ptr) + ((uint64_t)pos.z * p.ysize + pos.y) * p.pitch + pos.x;
 }
 
+/* Direction when a CUDA array may be at either end (an array is device memory). */
+static enum ms_dir dir_of_arrays(enum cudaMemcpyKind kind, uint64_t dst, uint64_t src, bool dst_arr,
+                                 bool src_arr)
+{
+	if (kind == cudaMemcpyDefault && (dst_arr || src_arr))
+		return ms_dir_of(src_arr || ms_is_device_ptr(src), dst_arr || ms_is_device_ptr(dst));
+	return dir_of_kind(kind, dst, src);
+}
+
+/* depth slices of height rows: each pitched end's rows per slice is its ysize,
+ * so partial extents decode exactly (ms_shape_3d). */
 static void describe_3d_parts(struct ms_copy *c, uint64_t dst, uint64_t src, bool dst_arr, bool src_arr,
                               struct cudaPitchedPtr dp, struct cudaPitchedPtr sp, struct cudaExtent ext,
                               enum cudaMemcpyKind kind, cudaStream_t s)
 {
-	enum ms_dir dir = dir_of_kind(kind, dst, src);
-
-	if (kind == cudaMemcpyDefault && (dst_arr || src_arr))
-		dir = ms_dir_of(src_arr || ms_is_device_ptr(src), dst_arr || ms_is_device_ptr(dst));
-	ms_linear(c, dir, dst, src, ext.width, MS_U64(s));
-	c->rows = (uint64_t)(ext.height ? ext.height : 1) * (ext.depth ? ext.depth : 1);
-	if (c->rows > 1) {
-		c->dpitch = dp.pitch ? dp.pitch : ext.width;
-		c->spitch = sp.pitch ? sp.pitch : ext.width;
-	}
+	ms_linear(c, dir_of_arrays(kind, dst, src, dst_arr, src_arr), dst, src, ext.width, MS_U64(s));
+	c->array = (dst_arr ? MS_ARRAY_DST : 0) | (src_arr ? MS_ARRAY_SRC : 0);
+	ms_shape_3d(c, ext.height, ext.depth, dst_arr ? 0 : dp.pitch, dst_arr ? 0 : dp.ysize,
+	            src_arr ? 0 : sp.pitch, src_arr ? 0 : sp.ysize);
 }
 
 static void describe_3d(struct ms_copy *c, const struct cudaMemcpy3DParms *p, cudaStream_t s)
@@ -209,6 +216,161 @@ static void record_batch(const char *api, void *const *dsts, const void *const *
 	}
 MEMCPY_BATCH(cudaMemcpyBatchAsync)
 MEMCPY_BATCH(cudaMemcpyBatchAsync_ptsz)
+
+/* -------------------------------------------------------------- array copies */
+/* A CUDA array is opaque: its handle stands in the record (array=1/2), no tensor
+ * is attributed through it, and an array end of a 2D copy has no pitch (its rows
+ * are taken as packed). Offsets into arrays are not recorded. */
+static void to_array(struct ms_copy *c, cudaArray_const_t dst, const void *src, size_t spitch, size_t width,
+                     size_t height, enum cudaMemcpyKind kind, cudaStream_t s)
+{
+	ms_array_copy(c, dir_of_arrays(kind, MS_U64(dst), MS_U64(src), true, false), MS_U64(dst), MS_U64(src),
+	              width, MS_U64(s), MS_ARRAY_DST);
+	if (height > 1) {
+		c->rows = height;
+		c->spitch = spitch;
+	}
+}
+
+static void from_array(struct ms_copy *c, void *dst, size_t dpitch, cudaArray_const_t src, size_t width,
+                       size_t height, enum cudaMemcpyKind kind, cudaStream_t s)
+{
+	ms_array_copy(c, dir_of_arrays(kind, MS_U64(dst), MS_U64(src), false, true), MS_U64(dst), MS_U64(src),
+	              width, MS_U64(s), MS_ARRAY_SRC);
+	if (height > 1) {
+		c->rows = height;
+		c->dpitch = dpitch;
+	}
+}
+
+static void array_to_array(struct ms_copy *c, cudaArray_const_t dst, cudaArray_const_t src, size_t width,
+                           size_t height)
+{
+	ms_array_copy(c, MS_DIR_D2D, MS_U64(dst), MS_U64(src), width, 0, MS_ARRAY_DST | MS_ARRAY_SRC);
+	c->rows = height ? height : 1;
+}
+
+#define TO_ARRAY(sym)                                                                                 \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                            \
+	             (cudaArray_t dst, size_t wOffset, size_t hOffset, const void *src, size_t count, \
+	              enum cudaMemcpyKind kind),                                                      \
+	             (dst, wOffset, hOffset, src, count, kind),                                       \
+	             to_array(&c, dst, src, count, count, 1, kind, 0))
+#define TO_ARRAY_ASYNC(sym)                                                                           \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                            \
+	             (cudaArray_t dst, size_t wOffset, size_t hOffset, const void *src, size_t count, \
+	              enum cudaMemcpyKind kind, cudaStream_t stream),                                 \
+	             (dst, wOffset, hOffset, src, count, kind, stream),                               \
+	             to_array(&c, dst, src, count, count, 1, kind, stream))
+#define FROM_ARRAY(sym)                                                                               \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                            \
+	             (void *dst, cudaArray_const_t src, size_t wOffset, size_t hOffset, size_t count, \
+	              enum cudaMemcpyKind kind),                                                      \
+	             (dst, src, wOffset, hOffset, count, kind),                                       \
+	             from_array(&c, dst, count, src, count, 1, kind, 0))
+#define FROM_ARRAY_ASYNC(sym)                                                                         \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                            \
+	             (void *dst, cudaArray_const_t src, size_t wOffset, size_t hOffset, size_t count, \
+	              enum cudaMemcpyKind kind, cudaStream_t stream),                                 \
+	             (dst, src, wOffset, hOffset, count, kind, stream),                               \
+	             from_array(&c, dst, count, src, count, 1, kind, stream))
+#define TO_ARRAY_2D(sym)                                                                               \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                             \
+	             (cudaArray_t dst, size_t wOffset, size_t hOffset, const void *src, size_t spitch, \
+	              size_t width, size_t height, enum cudaMemcpyKind kind),                          \
+	             (dst, wOffset, hOffset, src, spitch, width, height, kind),                        \
+	             to_array(&c, dst, src, spitch, width, height, kind, 0))
+#define TO_ARRAY_2D_ASYNC(sym)                                                                         \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                             \
+	             (cudaArray_t dst, size_t wOffset, size_t hOffset, const void *src, size_t spitch, \
+	              size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream),     \
+	             (dst, wOffset, hOffset, src, spitch, width, height, kind, stream),                \
+	             to_array(&c, dst, src, spitch, width, height, kind, stream))
+#define FROM_ARRAY_2D(sym)                                                                             \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                             \
+	             (void *dst, size_t dpitch, cudaArray_const_t src, size_t wOffset, size_t hOffset, \
+	              size_t width, size_t height, enum cudaMemcpyKind kind),                          \
+	             (dst, dpitch, src, wOffset, hOffset, width, height, kind),                        \
+	             from_array(&c, dst, dpitch, src, width, height, kind, 0))
+#define FROM_ARRAY_2D_ASYNC(sym)                                                                       \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                             \
+	             (void *dst, size_t dpitch, cudaArray_const_t src, size_t wOffset, size_t hOffset, \
+	              size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream),     \
+	             (dst, dpitch, src, wOffset, hOffset, width, height, kind, stream),                \
+	             from_array(&c, dst, dpitch, src, width, height, kind, stream))
+#define ARRAY_TO_ARRAY(sym)                                                                          \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                           \
+	             (cudaArray_t dst, size_t wOffsetDst, size_t hOffsetDst, cudaArray_const_t src,  \
+	              size_t wOffsetSrc, size_t hOffsetSrc, size_t count, enum cudaMemcpyKind kind), \
+	             (dst, wOffsetDst, hOffsetDst, src, wOffsetSrc, hOffsetSrc, count, kind),        \
+	             array_to_array(&c, dst, src, count, 1))
+#define ARRAY_TO_ARRAY_2D(sym)                                                                        \
+	MS_COPY_HOOK(cudaError_t, NF, sym,                                                            \
+	             (cudaArray_t dst, size_t wOffsetDst, size_t hOffsetDst, cudaArray_const_t src,   \
+	              size_t wOffsetSrc, size_t hOffsetSrc, size_t width, size_t height,              \
+	              enum cudaMemcpyKind kind),                                                      \
+	             (dst, wOffsetDst, hOffsetDst, src, wOffsetSrc, hOffsetSrc, width, height, kind), \
+	             array_to_array(&c, dst, src, width, height))
+TO_ARRAY(cudaMemcpyToArray)
+TO_ARRAY(cudaMemcpyToArray_ptds)
+TO_ARRAY_ASYNC(cudaMemcpyToArrayAsync)
+TO_ARRAY_ASYNC(cudaMemcpyToArrayAsync_ptsz)
+FROM_ARRAY(cudaMemcpyFromArray)
+FROM_ARRAY(cudaMemcpyFromArray_ptds)
+FROM_ARRAY_ASYNC(cudaMemcpyFromArrayAsync)
+FROM_ARRAY_ASYNC(cudaMemcpyFromArrayAsync_ptsz)
+TO_ARRAY_2D(cudaMemcpy2DToArray)
+TO_ARRAY_2D(cudaMemcpy2DToArray_ptds)
+TO_ARRAY_2D_ASYNC(cudaMemcpy2DToArrayAsync)
+TO_ARRAY_2D_ASYNC(cudaMemcpy2DToArrayAsync_ptsz)
+FROM_ARRAY_2D(cudaMemcpy2DFromArray)
+FROM_ARRAY_2D(cudaMemcpy2DFromArray_ptds)
+FROM_ARRAY_2D_ASYNC(cudaMemcpy2DFromArrayAsync)
+FROM_ARRAY_2D_ASYNC(cudaMemcpy2DFromArrayAsync_ptsz)
+ARRAY_TO_ARRAY(cudaMemcpyArrayToArray)
+ARRAY_TO_ARRAY(cudaMemcpyArrayToArray_ptds)
+ARRAY_TO_ARRAY_2D(cudaMemcpy2DArrayToArray)
+ARRAY_TO_ARRAY_2D(cudaMemcpy2DArrayToArray_ptds)
+
+/* ------------------------------------------------------------ 3D batch copies */
+/* One copy record per operation, as cuMemcpy3DBatchAsync's (hooks_driver.c):
+ * pointer-to-pointer widths are bytes; an array end's elements count as bytes. */
+static struct ms_end3d end_3d_op(const struct cudaMemcpy3DOperand *o)
+{
+	if (o->type == cudaMemcpyOperandTypeArray)
+		return (struct ms_end3d){ .addr = MS_U64(o->op.array.array), .array = true };
+	return (struct ms_end3d){ .addr = MS_U64(o->op.ptr.ptr),
+		                  .pitch = o->op.ptr.rowLength,
+		                  .height = o->op.ptr.layerHeight };
+}
+
+#define MEMCPY_3D_BATCH(sym)                                                                           \
+	MS_EXPORT cudaError_t sym(size_t numOps, struct cudaMemcpy3DBatchOp *opList,                   \
+	                          unsigned long long flags, cudaStream_t stream)                       \
+	{                                                                                              \
+		__typeof__(&sym) real = MS_REAL(sym);                                                  \
+		uint64_t t0;                                                                           \
+		cudaError_t rc;                                                                        \
+		if (MS_UNLIKELY(!real))                                                                \
+			return NF;                                                                     \
+		if (!ms_enter())                                                                       \
+			return real(numOps, opList, flags, stream);                                    \
+		t0 = ms_now_ns();                                                                      \
+		rc = real(numOps, opList, flags, stream);                                              \
+		for (size_t i = 0; opList && i < numOps; i++) {                                        \
+			struct ms_copy c = { .api = #sym };                                            \
+			const struct cudaMemcpy3DBatchOp *op = &opList[i];                             \
+			ms_batch_op_3d(&c, end_3d_op(&op->dst), end_3d_op(&op->src), op->extent.width, \
+			               op->extent.height, op->extent.depth, MS_U64(stream));           \
+			ms_copy_begin(&c);                                                             \
+			c.t0 = t0;                                                                     \
+			ms_copy_end(&c, (int)rc);                                                      \
+		}                                                                                      \
+		ms_leave();                                                                            \
+		return rc;                                                                             \
+	}
+MEMCPY_3D_BATCH(cudaMemcpy3DBatchAsync)
+MEMCPY_3D_BATCH(cudaMemcpy3DBatchAsync_ptsz)
 
 /* ------------------------------------------------------------------ symbols */
 /* The device address of a __device__ variable, through the real runtime; asked
@@ -308,6 +470,40 @@ MEMSET2D(cudaMemset2D)
 MEMSET2D(cudaMemset2D_ptds)
 MEMSET2D_ASYNC(cudaMemset2DAsync)
 MEMSET2D_ASYNC(cudaMemset2DAsync_ptsz)
+
+/* 3D memsets: extent.depth slices of extent.height rows of extent.width bytes,
+ * rows pitch apart, slices pitch*ysize apart (exact for partial extents). */
+static void describe_memset_3d(struct ms_memset *m, struct cudaPitchedPtr p, int value, struct cudaExtent e,
+                               cudaStream_t s)
+{
+	uint64_t h = e.height ? e.height : 1, d = e.depth ? e.depth : 1;
+
+	m->dst = MS_U64(p.ptr);
+	m->value = (uint8_t)value;
+	m->width = e.width;
+	m->pitch = p.pitch;
+	m->slice = (uint64_t)p.pitch * (p.ysize ? p.ysize : h);
+	m->stream = MS_U64(s);
+	if (d > 1 && m->slice == (uint64_t)p.pitch * h) {
+		h *= d; /* whole pitched slices: one run of rows */
+		d = 1;
+	}
+	m->rows = h;
+	m->depth = d;
+	m->bytes = (uint64_t)e.width * e.height * e.depth;
+}
+
+#define MEMSET3D(sym)                                                                                   \
+	MS_MEMSET_HOOK(cudaError_t, NF, sym, (struct cudaPitchedPtr p, int value, struct cudaExtent e), \
+	               (p, value, e), describe_memset_3d(&m, p, value, e, 0))
+#define MEMSET3D_ASYNC(sym)                                                                            \
+	MS_MEMSET_HOOK(cudaError_t, NF, sym,                                                           \
+	               (struct cudaPitchedPtr p, int value, struct cudaExtent e, cudaStream_t stream), \
+	               (p, value, e, stream), describe_memset_3d(&m, p, value, e, stream))
+MEMSET3D(cudaMemset3D)
+MEMSET3D(cudaMemset3D_ptds)
+MEMSET3D_ASYNC(cudaMemset3DAsync)
+MEMSET3D_ASYNC(cudaMemset3DAsync_ptsz)
 
 /* ------------------------------------------------------------ kernel launches */
 #define LAUNCH(sym)                                                                                   \

@@ -187,6 +187,9 @@ struct ms_copy {
 	uint64_t width;          /* bytes per row; the whole copy when rows == 1 */
 	uint64_t rows;           /* 1 for linear copies */
 	uint64_t dpitch, spitch; /* row pitches of 2D copies (width when rows == 1) */
+	uint64_t depth;          /* 3D copies: slices of `rows` rows each (0 or 1: one) */
+	uint64_t dslice, sslice; /* 3D copies: bytes from one slice to the next */
+	unsigned array;          /* MS_ARRAY_DST|MS_ARRAY_SRC: that end is a CUDA array handle */
 	enum ms_dir dir;
 	uint64_t stream;
 	uint64_t seq, t0; /* set by ms_copy_begin */
@@ -212,12 +215,17 @@ struct ms_memset {
 	const char *api;
 	uint64_t dst, bytes, value, stream;
 	uint64_t width, rows, pitch; /* 2D memsets; rows == 1 otherwise */
+	uint64_t depth, slice;       /* 3D memsets: slices of `rows` rows, `slice` bytes apart */
 	uint64_t seq, t0;
 	uint32_t stack;
 	bool deferred;
 	int rc;
 	enum ms_err err; /* the core failed the call with this (deferred) */
 };
+/* struct ms_copy.array: a CUDA array is opaque (no linear address); its handle
+ * stands in dst/src, and a copy into one is recorded but never attributed. */
+#define MS_ARRAY_DST 1u
+#define MS_ARRAY_SRC 2u
 MS_HIDDEN void ms_copy_begin(struct ms_copy *c);
 MS_HIDDEN void ms_copy_end(struct ms_copy *c, int rc);
 MS_HIDDEN void ms_alloc_begin(struct ms_alloc *a);

@@ -56,6 +56,35 @@ static void common(struct ms_line *l, const char *type, uint64_t seq, uint64_t t
 	ms_line_str(l, "api", api);
 }
 
+/* Slice z of a 3D copy, as the 2D copy the counter and vmm.c understand. */
+static struct ms_copy slice_of(const struct ms_copy *c, uint64_t z)
+{
+	struct ms_copy s = *c;
+
+	s.depth = 1;
+	s.dst += z * c->dslice;
+	s.src += z * c->sslice;
+	return s;
+}
+
+/* Deferred modes, 3D: vmm.c takes 2D copies, so each slice goes on its own. The
+ * call is taken when every slice was; when only some were, the real call runs too
+ * (it rewrites the slices vmm.c already handled, which lie in scratch). */
+static void vmm_copy_slices(struct ms_copy *c)
+{
+	bool all = true;
+
+	for (uint64_t z = 0; z < c->depth; z++) {
+		struct ms_copy s = slice_of(c, z);
+
+		ms_vmm_copy(&s);
+		all = all && s.deferred;
+		if (s.err != MS_ERR_NONE && c->err == MS_ERR_NONE)
+			c->err = s.err;
+	}
+	c->deferred = all;
+}
+
 void ms_copy_begin(struct ms_copy *c)
 {
 	c->deferred = false;
@@ -63,9 +92,33 @@ void ms_copy_begin(struct ms_copy *c)
 	c->err = MS_ERR_NONE;
 	if (!c->rows)
 		c->rows = 1;
+	if (!c->depth)
+		c->depth = 1;
 	stamp(&c->seq, &c->t0, &c->stack);
-	if (MS_UNLIKELY(ms_vmm_active()))
-		ms_vmm_copy(c);
+	/* an array has no address vmm.c could defer or replay */
+	if (MS_UNLIKELY(ms_vmm_active()) && !c->array) {
+		if (c->depth > 1)
+			vmm_copy_slices(c);
+		else
+			ms_vmm_copy(c);
+	}
+}
+
+/* Count a finished copy into device memory, slice by slice for 3D copies. A copy
+ * into a CUDA array lands at no device address a tensor could have. */
+static void count(struct ms_copy *c)
+{
+	if (c->array & MS_ARRAY_DST)
+		return;
+	if (c->depth <= 1) {
+		ms_count_copy(c);
+		return;
+	}
+	for (uint64_t z = 0; z < c->depth; z++) {
+		struct ms_copy s = slice_of(c, z);
+
+		ms_count_copy(&s);
+	}
 }
 
 void ms_copy_end(struct ms_copy *c, int rc)
@@ -77,22 +130,29 @@ void ms_copy_end(struct ms_copy *c, int rc)
 	ms_line_str(&l, "dir", c->dir < MS_DIR_COUNT ? ms_dir_names[c->dir] : "?");
 	ms_line_hex(&l, "dst", c->dst);
 	ms_line_hex(&l, "src", c->src);
-	ms_line_u64(&l, "bytes", c->width * c->rows);
+	ms_line_u64(&l, "bytes", c->width * c->rows * (c->depth ? c->depth : 1));
 	ms_line_hex(&l, "stream", c->stream);
 	ms_line_i64(&l, "rc", rc);
 	ms_line_u64(&l, "stack", c->stack);
-	if (c->rows > 1) {
+	if (c->rows > 1 || c->depth > 1) {
 		ms_line_u64(&l, "rows", c->rows);
 		ms_line_u64(&l, "dpitch", c->dpitch);
 		ms_line_u64(&l, "spitch", c->spitch);
 	}
+	if (c->depth > 1) {
+		ms_line_u64(&l, "depth", c->depth);
+		ms_line_u64(&l, "dslice", c->dslice);
+		ms_line_u64(&l, "sslice", c->sslice);
+	}
+	if (c->array)
+		ms_line_u64(&l, "array", c->array);
 	if (c->deferred)
 		ms_line_u64(&l, "deferred", 1);
 	/* The copy record and what counting it writes (attr, bind, complete, ...)
 	 * reach the trace together, under one lock. */
 	ms_line_batch_begin(&l);
 	if (rc == 0 && (c->dir == MS_DIR_H2D || c->dir == MS_DIR_D2D || c->dir == MS_DIR_P2P)) {
-		ms_count_copy(c);
+		count(c);
 		/* a layer this copy completed could not be materialized */
 		if (MS_UNLIKELY(ms_vmm_active()) && c->err == MS_ERR_NONE)
 			c->err = ms_vmm_take_err();
@@ -152,6 +212,25 @@ void ms_free_end(struct ms_alloc *a, int rc)
 	alloc_record(a, MS_REC_FREE, rc);
 }
 
+/* Deferred modes, 3D memsets: slice by slice, as for copies. */
+static void vmm_memset_slices(struct ms_memset *m)
+{
+	bool all = true;
+
+	for (uint64_t z = 0; z < m->depth; z++) {
+		struct ms_memset s = *m;
+
+		s.depth = 1;
+		s.dst += z * m->slice;
+		s.bytes = m->width * m->rows;
+		ms_vmm_memset(&s);
+		all = all && s.deferred;
+		if (s.err != MS_ERR_NONE && m->err == MS_ERR_NONE)
+			m->err = s.err;
+	}
+	m->deferred = all;
+}
+
 void ms_memset_begin(struct ms_memset *m)
 {
 	m->deferred = false;
@@ -159,9 +238,15 @@ void ms_memset_begin(struct ms_memset *m)
 	m->err = MS_ERR_NONE;
 	if (!m->rows)
 		m->rows = 1;
+	if (!m->depth)
+		m->depth = 1;
 	stamp(&m->seq, &m->t0, &m->stack);
-	if (MS_UNLIKELY(ms_vmm_active()))
-		ms_vmm_memset(m);
+	if (MS_UNLIKELY(ms_vmm_active())) {
+		if (m->depth > 1)
+			vmm_memset_slices(m);
+		else
+			ms_vmm_memset(m);
+	}
 }
 
 void ms_memset_end(struct ms_memset *m, int rc)
@@ -176,10 +261,14 @@ void ms_memset_end(struct ms_memset *m, int rc)
 	ms_line_hex(&l, "stream", m->stream);
 	ms_line_i64(&l, "rc", rc);
 	ms_line_u64(&l, "stack", m->stack);
-	if (m->rows > 1) {
+	if (m->rows > 1 || m->depth > 1) {
 		ms_line_u64(&l, "rows", m->rows);
 		ms_line_u64(&l, "width", m->width);
 		ms_line_u64(&l, "pitch", m->pitch);
+	}
+	if (m->depth > 1) {
+		ms_line_u64(&l, "depth", m->depth);
+		ms_line_u64(&l, "slice", m->slice);
 	}
 	if (m->deferred)
 		ms_line_u64(&l, "deferred", 1);
