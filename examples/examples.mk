@@ -44,7 +44,7 @@ $(EX_BUILD)/load_runtime_static: $(EX_BUILD)/obj/load_runtime.o $(EX_BUILD)/obj/
 
 # Test programs: one source each; those that name cuda* symbols link the runtime
 # dynamically, the rest link nothing CUDA (they dlopen it, or have no CUDA at all).
-EX_PROGS_CUDART := $(EX_PROGS)/fork_copy $(EX_PROGS)/cuda_errors
+EX_PROGS_CUDART := $(EX_PROGS)/fork_copy $(EX_PROGS)/cuda_errors $(EX_PROGS)/copy_family
 $(filter-out $(EX_PROGS_CUDART),$(EX_TEST_PROGS)): $(EX_PROGS)/%: tests/e2e/programs/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(EX_CFLAGS) -o $@ $< $(LDFLAGS_SAN) -ldl -lpthread
