@@ -48,13 +48,17 @@
  *         cuMemRelease): ptr is the physical allocation handle, not an address;
  *         map=1 (cuMemMap, cuMemUnmap): gives addresses to memory already counted
  *         by its handle=1 alloc, so it is not memory of its own in totals.
- * copy    seq t dur tid api dir dst src bytes stream rc stack [rows dpitch spitch] [deferred]
- *         dir: H2D D2H D2D H2H P2P; bytes is the whole copy (width*rows for 2D and
- *         3D, whose rows are height*depth); dst/src 0x0 when not a linear address
- *         (CUDA arrays, a symbol the runtime could not resolve). A batch copy
- *         writes one copy record per element, each with the call's t and rc.
- * memset  seq t dur tid api dst bytes value stream rc stack [rows width pitch]
- *         2D memsets: rows of width bytes, pitch apart; bytes = width*rows
+ * copy    seq t dur tid api dir dst src bytes stream rc stack [rows dpitch spitch]
+ *         [depth dslice sslice] [array] [deferred]
+ *         dir: H2D D2H D2D H2H P2P; bytes is the whole copy (width*rows*depth);
+ *         a whole pitched 3D volume is written as rows = height*depth, a partial
+ *         extent adds depth slices dslice/sslice bytes apart; array=1|2|3: dst,
+ *         src or both are CUDA array handles, not addresses (never attributed);
+ *         dst/src 0x0 when not known (a symbol the runtime could not resolve). A
+ *         batch copy writes one copy record per element, each with the call's t, rc.
+ * memset  seq t dur tid api dst bytes value stream rc stack [rows width pitch] [depth slice]
+ *         2D memsets: rows of width bytes, pitch apart; 3D ones that do not cover
+ *         whole slices add depth slices, slice bytes apart; bytes = width*rows*depth
  * attr    seq tensor off elems copied      part of copy `seq` landing in tensor
  *                                           elements [off, off+elems); copied = the
  *                                           tensor's running copied count
