@@ -85,10 +85,10 @@ all: $(ALL_TARGETS)
 # answers and the real runtime is installed), otherwise on the fake CUDA — and
 # prints the report.
 demo: all
-	@bash examples/demo.sh $(BUILD)
+	+@bash examples/demo.sh $(BUILD)
 
 bench: all
-	@bash tests/bench/run.sh $(BUILD)
+	+@bash tests/bench/run.sh $(BUILD)
 
 # ------------------------------------------------------------------------ install
 install: $(SHIM_LIB) $(METASHIM_BIN)
