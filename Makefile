@@ -12,8 +12,8 @@ VERSION    := 0.1.0
 
 DEPS_STAMP := build/.deps-ok
 
-# Use every core unless the caller chose (make -jN).
-ifeq ($(filter -j%,$(MAKEFLAGS)),)
+# Use every core unless the caller chose (make -jN); sub-makes share the jobserver.
+ifeq ($(MAKELEVEL)$(filter -j%,$(MAKEFLAGS)),0)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 endif
 
