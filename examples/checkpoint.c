@@ -270,6 +270,13 @@ int ck_open(struct ck *ck, const char *path, const char *prog)
 	}
 	if (ck->ntensors > 1)
 		qsort(ck->tensors, (size_t)ck->ntensors, sizeof(*ck->tensors), cmp_tensor);
+	for (k = 0; k < ck->ntensors; k++) {
+		ck->tensors[k].arena_off = ck->arena_bytes;
+		ck->arena_bytes +=
+		        (ck->tensors[k].bytes + CK_ARENA_ALIGN - 1) & ~(uint64_t)(CK_ARENA_ALIGN - 1);
+	}
+	if (!ck->arena_bytes)
+		ck->arena_bytes = 1;
 	return 0;
 }
 

@@ -19,7 +19,12 @@ struct ck_tensor {
 	int shard;        /* index into ck->shards */
 	const void *host; /* first byte of the tensor's data inside the mapping */
 	uint64_t bytes;
+	uint64_t arena_off; /* offset in one arena holding every tensor (see CK_ARENA_ALIGN) */
 };
+
+/* Arena offsets are aligned as cudaMalloc aligns separate allocations, so tensors in
+ * an arena look to the shim like tensors allocated one by one. */
+#define CK_ARENA_ALIGN 256
 
 /* Tensors are in checkpoint order: shards sorted by file name, then by data offset. */
 struct ck {
@@ -28,7 +33,8 @@ struct ck {
 	struct ck_tensor *tensors;
 	int ntensors;
 	uint64_t total_bytes;
-	uint64_t max_bytes; /* largest tensor */
+	uint64_t max_bytes;   /* largest tensor */
+	uint64_t arena_bytes; /* size of an arena holding every tensor (at least 1) */
 };
 
 /* Open a .safetensors file, a model.safetensors.index.json, or a directory holding

@@ -17,7 +17,6 @@
 #include "checkpoint.h"
 
 #define DRV_VERSION 12000 /* the ABI we were written against: cuMemAlloc means _v2 */
-#define ARENA_ALIGN 256
 
 typedef CUresult (*get_proc_fn)(const char *, void **, int, cuuint64_t, CUdriverProcAddressQueryResult *);
 
@@ -127,7 +126,6 @@ static void *worker(void *arg)
 
 static int allocate(struct ld_state *st, int arena)
 {
-	uint64_t off = 0;
 	int i;
 
 	if (!arena) {
@@ -137,14 +135,10 @@ static int allocate(struct ld_state *st, int arena)
 				return -1;
 		return 0;
 	}
-	for (i = 0; i < st->ck.ntensors; i++)
-		off += (st->ck.tensors[i].bytes + ARENA_ALIGN - 1) & ~(uint64_t)(ARENA_ALIGN - 1);
-	if (check(st, drv.mem_alloc(&st->arena, off ? off : 1), "cuMemAlloc", "the arena"))
+	if (check(st, drv.mem_alloc(&st->arena, st->ck.arena_bytes), "cuMemAlloc", "the arena"))
 		return -1;
-	for (off = 0, i = 0; i < st->ck.ntensors; i++) {
-		st->dev[i] = st->arena + off;
-		off += (st->ck.tensors[i].bytes + ARENA_ALIGN - 1) & ~(uint64_t)(ARENA_ALIGN - 1);
-	}
+	for (i = 0; i < st->ck.ntensors; i++)
+		st->dev[i] = st->arena + st->ck.tensors[i].arena_off;
 	return 0;
 }
 

@@ -16,8 +16,6 @@
 
 #include "checkpoint.h"
 
-#define ARENA_ALIGN 256 /* what cudaMalloc guarantees, so arena tensors look alike */
-
 struct lr_opts {
 	const char *path;
 	const char *dump;  /* read every tensor back into this file */
@@ -109,7 +107,6 @@ out:
 
 static int allocate(struct lr_state *st)
 {
-	uint64_t off = 0;
 	int i;
 
 	if (!st->o->arena) {
@@ -119,14 +116,10 @@ static int allocate(struct lr_state *st)
 				return -1;
 		return 0;
 	}
-	for (i = 0; i < st->ck.ntensors; i++)
-		off += (st->ck.tensors[i].bytes + ARENA_ALIGN - 1) & ~(uint64_t)(ARENA_ALIGN - 1);
-	if (check(st, cudaMalloc((void **)&st->arena, off ? off : 1), "cudaMalloc", "the arena"))
+	if (check(st, cudaMalloc((void **)&st->arena, st->ck.arena_bytes), "cudaMalloc", "the arena"))
 		return -1;
-	for (off = 0, i = 0; i < st->ck.ntensors; i++) {
-		st->dev[i] = st->arena + off;
-		off += (st->ck.tensors[i].bytes + ARENA_ALIGN - 1) & ~(uint64_t)(ARENA_ALIGN - 1);
-	}
+	for (i = 0; i < st->ck.ntensors; i++)
+		st->dev[i] = st->arena + st->ck.tensors[i].arena_off;
 	return 0;
 }
 
