@@ -79,13 +79,9 @@ FC_EXPORT CUresult cuDeviceGet(CUdevice *device, int ordinal)
 FC_EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
 {
 	static const char fake_name[] = "fakecuda device (host memory)";
-	CUresult r = fc_check_init();
+	CUresult r = fc_check_device(!name || len <= 0, dev);
 	if (r)
 		return r;
-	if (!name || len <= 0)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	strncpy(name, fake_name, (size_t)len - 1);
 	name[len - 1] = '\0';
 	return CUDA_SUCCESS;
@@ -93,13 +89,9 @@ FC_EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
 
 FC_EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
 {
-	CUresult r = fc_check_init();
+	CUresult r = fc_check_device(!bytes, dev);
 	if (r)
 		return r;
-	if (!bytes)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	*bytes = (size_t)fc_mem_limit();
 	return CUDA_SUCCESS;
 }
@@ -107,13 +99,9 @@ FC_EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
 /* An H200-like device where a program might ask; every other known attribute is 0. */
 FC_EXPORT CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib, CUdevice dev)
 {
-	CUresult r = fc_check_init();
+	CUresult r = fc_check_device(!pi || attrib <= 0 || attrib >= CU_DEVICE_ATTRIBUTE_MAX, dev);
 	if (r)
 		return r;
-	if (!pi || attrib <= 0 || attrib >= CU_DEVICE_ATTRIBUTE_MAX)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	switch (attrib) {
 	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: *pi = 9; break;
 	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: *pi = 0; break;
@@ -144,13 +132,9 @@ FC_EXPORT CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib, CUde
 
 FC_EXPORT CUresult cuDeviceComputeCapability(int *major, int *minor, CUdevice dev)
 {
-	CUresult r = fc_check_init();
+	CUresult r = fc_check_device(!major || !minor, dev);
 	if (r)
 		return r;
-	if (!major || !minor)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	*major = 9;
 	*minor = 0;
 	return CUDA_SUCCESS;
@@ -158,13 +142,9 @@ FC_EXPORT CUresult cuDeviceComputeCapability(int *major, int *minor, CUdevice de
 
 static CUresult get_uuid(CUuuid *uuid, CUdevice dev)
 {
-	CUresult r = fc_check_init();
+	CUresult r = fc_check_device(!uuid, dev);
 	if (r)
 		return r;
-	if (!uuid)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	memcpy(uuid->bytes, "fakecuda-device0", sizeof(uuid->bytes));
 	return CUDA_SUCCESS;
 }
@@ -182,13 +162,9 @@ FC_EXPORT CUresult cuDeviceGetUuid_v2(CUuuid *uuid, CUdevice dev)
 /* --------------------------------------------------------------- primary context */
 FC_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 {
-	CUresult r = fc_check_init();
+	CUresult r = fc_check_device(!pctx, dev);
 	if (r)
 		return r;
-	if (!pctx)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	pthread_mutex_lock(&ctx_mutex);
 	primary_refs++;
 	pthread_mutex_unlock(&ctx_mutex);
@@ -198,11 +174,9 @@ FC_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 
 static CUresult primary_release(CUdevice dev)
 {
-	CUresult r = fc_check_init();
+	CUresult r = fc_check_device(false, dev);
 	if (r)
 		return r;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	pthread_mutex_lock(&ctx_mutex);
 	r = primary_refs > 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
 	if (primary_refs > 0)
@@ -223,13 +197,9 @@ FC_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 
 FC_EXPORT CUresult cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int *flags, int *active)
 {
-	CUresult r = fc_check_init();
+	CUresult r = fc_check_device(!flags || !active, dev);
 	if (r)
 		return r;
-	if (!flags || !active)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	pthread_mutex_lock(&ctx_mutex);
 	*flags = primary.flags;
 	*active = primary_refs > 0;
@@ -240,13 +210,9 @@ FC_EXPORT CUresult cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int *flags,
 /* --------------------------------------------------------------- created contexts */
 static CUresult ctx_create(CUcontext *pctx, unsigned int flags, CUdevice dev)
 {
-	CUresult r = fc_check_init();
+	CUresult r = fc_check_device(!pctx, dev);
 	if (r)
 		return r;
-	if (!pctx)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	if (ctx_depth >= CTX_STACK)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	struct fc_ctx *c = calloc(1, sizeof(*c));

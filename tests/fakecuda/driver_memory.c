@@ -187,13 +187,9 @@ FC_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesi
 
 static CUresult get_pool(CUmemoryPool *pool, CUdevice dev)
 {
-	CUresult r = fc_check_init();
+	CUresult r = fc_check_device(!pool, dev);
 	if (r)
 		return r;
-	if (!pool)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (dev != 0)
-		return CUDA_ERROR_INVALID_DEVICE;
 	*pool = (CUmemoryPool)&default_pool_token;
 	return CUDA_SUCCESS;
 }

@@ -26,6 +26,10 @@
 /* ------------------------------------------------------------------ "driver_init.c" */
 /* Calls made before cuInit, or in a child forked after the parent initialized. */
 CUresult fc_check_init(void);
+/* A call about device dev, in the real driver's order of checks: fc_check_init(),
+ * then CUDA_ERROR_INVALID_VALUE when the caller's own argument check failed
+ * (invalid_args), then CUDA_ERROR_INVALID_DEVICE for any device but 0. */
+CUresult fc_check_device(bool invalid_args, CUdevice dev);
 /* fc_check_init() plus a current context on this thread (CUDA_ERROR_INVALID_CONTEXT). */
 CUresult fc_check_ctx(void);
 bool fc_initialized(void);
