@@ -101,15 +101,6 @@ CUresult fc_check_init(void)
 	return fc_initialized() ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED;
 }
 
-CUresult fc_check_device(bool invalid_args, CUdevice dev)
-{
-	if (!fc_initialized())
-		return CUDA_ERROR_NOT_INITIALIZED;
-	if (invalid_args)
-		return CUDA_ERROR_INVALID_VALUE;
-	return dev == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
-}
-
 CUresult fc_check_ctx(void)
 {
 	if (!fc_initialized())

@@ -26,13 +26,21 @@
 /* ------------------------------------------------------------------ "driver_init.c" */
 /* Calls made before cuInit, or in a child forked after the parent initialized. */
 CUresult fc_check_init(void);
+bool fc_initialized(void);
 /* A call about device dev, in the real driver's order of checks: fc_check_init(),
  * then CUDA_ERROR_INVALID_VALUE when the caller's own argument check failed
  * (invalid_args), then CUDA_ERROR_INVALID_DEVICE for any device but 0. */
-CUresult fc_check_device(bool invalid_args, CUdevice dev);
+static inline CUresult fc_check_device(bool invalid_args, CUdevice dev)
+{
+	if (!fc_initialized())
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (invalid_args)
+		return CUDA_ERROR_INVALID_VALUE;
+	return dev == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
 /* fc_check_init() plus a current context on this thread (CUDA_ERROR_INVALID_CONTEXT). */
 CUresult fc_check_ctx(void);
-bool fc_initialized(void);
 unsigned long long fc_mem_limit(void);
 CUcontext fc_primary_ctx(void);
 bool fc_ctx_valid(CUcontext ctx);
